@@ -48,7 +48,7 @@ def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true")
 
 
-def command(name: str, help_text: str, setup: Callable[[argparse.ArgumentParser], None] | None = None
+def command(name: str, help_text: str, setup: Callable[[argparse.ArgumentParser], object] | None = None
             ) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         HANDLERS[name] = handler
@@ -58,7 +58,7 @@ def command(name: str, help_text: str, setup: Callable[[argparse.ArgumentParser]
     return register
 
 
-SPECS: list[tuple[str, str, Callable[[argparse.ArgumentParser], None] | None]] = []
+SPECS: list[tuple[str, str, Callable[[argparse.ArgumentParser], object] | None]] = []
 
 
 def _target(args: argparse.Namespace):  # type: ignore[no-untyped-def]

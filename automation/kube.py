@@ -66,7 +66,8 @@ class LiveCluster:
             api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
         except (ConfigException, FileNotFoundError, TypeError) as exc:
             where = f"context {context!r}" if context else "the current kube context"
-            raise UserError(f"cannot load {where}: {exc}", "check KUBECONFIG and `kubectl config get-contexts`") from None
+            raise UserError(f"cannot load {where}: {exc}",
+                            "check KUBECONFIG and `kubectl config get-contexts`") from None
         self.api_client = api_client
         self.timeout = timeout
         try:

@@ -24,7 +24,7 @@ from automation.providers import Provider, provider_for, state_dir
 from automation.ready import component_status, wait_ready
 from automation.runner import Runner, mask
 from automation.settings import Target
-from automation.ui import current_url, forward, open_ui
+from automation.ui import current_url, forward, open_ui, pick_port
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Options:
 def exclusive(target: Target, action: str) -> Iterator[None]:
     """One `up`/`down` per target at a time; the lock goes with the process, even when it is killed."""
     path = state_dir(target) / "lifecycle.lock"
-    handle = open(path, "a+")
+    handle = open(path, "a+")  # noqa: SIM115 - held for the whole block, closed in finally
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -117,6 +117,7 @@ def up(runner: Runner, target: Target, options: Options) -> dict[str, Any]:
     runner.say(f"up: target {target.name} ({target.provider}), namespace {target.namespace}{mode}")
     with exclusive(target, "up"):
         with runner.step("prerequisites"):
+            preflight(runner, provider, options)
             prereqs.check(runner, provider.binaries)
         chart = chart_ref(target)
         values = values_for(target, options)
@@ -157,17 +158,36 @@ def up(runner: Runner, target: Target, options: Options) -> dict[str, Any]:
         report["url"] = url
     login = target.login
     password = login.password or f"(kubectl get secret {secrets.login_secret_name(target)} -n {target.namespace})"
-    runner.say(f"\nAirflow is up{mode}: {url}  login {login.username} / {password}")
+    if runner.dry_run:
+        runner.say(f"\nDry run complete: nothing was changed. A real run would serve {url} "
+                   f"(login {login.username} / {password}).")
+    else:
+        runner.say(f"\nAirflow is up: {url}  login {login.username} / {password}")
     runner.say(f"Next: `nox -s images -- --target {target.name}`, then `nox -s e2e -- --target {target.name}`. "
                f"Stop the UI forward: `nox -s down -- --target {target.name}`.")
     runner.say(f"Total {runner.elapsed().strip()}")
     return report
 
 
+def preflight(runner: Runner, provider: Provider, options: Options) -> None:
+    """Input checks that need no tool: refuse before anything is made."""
+    target = provider.target
+    check_resources = getattr(provider, "check_resources", None)
+    if callable(check_resources):
+        check_resources()
+    if target.mounts is not None:
+        for name, mount in (("dags", target.mounts.dags), ("data", target.mounts.data)):
+            if not target.path(mount.host).is_dir():
+                raise UserError(f"mount source {target.path(mount.host)} does not exist",
+                                f"create it, or fix targets.{target.name}.mounts.{name}.host")
+    if options.port is not None and current_url(target) != f"http://localhost:{options.port}":
+        pick_port(options.port, explicit=True)
+
+
 def dag_check(runner: Runner) -> None:
     """The DAG integrity gate (dags session), when the DAG tooling is installed in this environment."""
     try:
-        from automation import dagcheck
+        from automation import dagcheck  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         runner.ok("DAG check module not available in this environment: skipped")
         return

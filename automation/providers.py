@@ -167,7 +167,6 @@ class MinikubeProvider(Provider):
         if status and status.get("Host") == "Running" and status.get("APIServer") == "Running":
             self.runner.ok(f"minikube profile {self.profile} running")
             return
-        self.check_resources()
         from automation.versions import VERSIONS
 
         self.runner.run(
@@ -184,8 +183,6 @@ class MinikubeProvider(Provider):
         assert self.target.mounts is not None
         for name, mount in (("dags", self.target.mounts.dags), ("data", self.target.mounts.data)):
             host = self.target.path(mount.host)
-            if not host.is_dir():
-                raise UserError(f"mount source {host} does not exist", f"create it, or fix mounts.{name}.host")
             process = self._mount(name)
             if process.pid():
                 self.runner.ok(f"{host} mounted at {mount.node} (pid {process.pid()})")
@@ -198,13 +195,14 @@ class MinikubeProvider(Provider):
             time.sleep(2)
 
     def ensure_node_folders(self, state: ClusterState) -> None:
-        for folder in desired.node_folders(self.target):
-            check = self.runner.try_read(["minikube", "ssh", "-p", self.profile, "--", "stat", "-c", "%u", folder])
-            if check is not None and check.stdout.strip() == "50000":
-                self.runner.ok(f"node folder {folder} owned by 50000")
-                continue
-            self.runner.run(["minikube", "ssh", "-p", self.profile, "--",
-                             f"sudo install -d -o 50000 -g 0 -m 0775 {folder} && sudo chown 50000:0 {folder}"])
+        folders = desired.node_folders(self.target)
+        check = self.runner.try_read(["minikube", "ssh", "-p", self.profile, "--", "stat", "-c", "%u", *folders])
+        if check is not None and check.stdout.split() == ["50000"] * len(folders):
+            self.runner.ok(f"node folders owned by 50000: {', '.join(folders)}")
+            return
+        paths = " ".join(folders)
+        self.runner.run(["minikube", "ssh", "-p", self.profile, "--",
+                         f"sudo install -d -o 50000 -g 0 -m 0775 {paths} && sudo chown 50000:0 {paths}"])
 
     def stop(self) -> None:
         for name in ("dags", "data"):

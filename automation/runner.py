@@ -156,7 +156,7 @@ class Runner:
             }
             if env is not None:
                 kwargs["_env"] = env
-            proc = command(*cmd[1:], **kwargs)
+            proc = command(*cmd[1:], **kwargs)  # type: ignore[call-overload]
             code = proc.exit_code
         except sh.TimeoutException:
             raise UserError(

@@ -141,8 +141,9 @@ class ProjectFiles:
         return values
 
 
-def project_files(name: str) -> ProjectFiles:
-    return ProjectFiles(name, PROJECTS_DIR / name)
+def project_files(name: str, target: Target | None = None) -> ProjectFiles:
+    root = target.path(target.projects_dir) if target else PROJECTS_DIR
+    return ProjectFiles(name, root / name)
 
 
 def project_objects(target: Target) -> list[ConfigMap | Secret]:
@@ -150,7 +151,7 @@ def project_objects(target: Target) -> list[ConfigMap | Secret]:
     objects: list[ConfigMap | Secret] = []
     labels = {"airflow-automation/project": ""}
     for name in target.projects:
-        files = project_files(name)
+        files = project_files(name, target)
         if not files.folder.is_dir():
             raise UserError(f"project {name!r} has no folder {_rel(files.folder)}",
                             f"create it with a config.env, or remove {name!r} from the target's projects")

@@ -50,7 +50,7 @@ class Minikube:
     cpus: Annotated[int, Field(ge=2)] = 6
     memory_mb: Annotated[int, Field(ge=2048)] = 8192
     driver: str = "docker"
-    disk: Quantity = "40g"
+    disk: Annotated[str, Field(pattern=r"^[0-9]+[mMgG][bB]?$")] = "40g"
 
 
 @checked(config=STRICT)
@@ -153,6 +153,8 @@ class Target:
     chart: Chart = field(default_factory=Chart)
     values: list[str] = field(default_factory=list)
     projects: list[DnsLabel] = field(default_factory=list)
+    # Where each project's config.env / secret.env live (one folder per project).
+    projects_dir: str = "k8s"
     ui: Ui = field(default_factory=Ui)
     login: Login = field(default_factory=Login)
     minikube: Minikube | None = None
@@ -243,8 +245,7 @@ class Settings:
             raise UserError(f"unknown target {name!r}", f"use one of: {known} (defined in {self.files[0].name})")
         if name in seen:
             raise UserError(f"targets {' -> '.join((*seen, name))} extend each other in a cycle")
-        path, raw = self.raw_targets[name]
-        raw = dict(raw)
+        raw = dict(self.raw_targets[name][1])
         parent = raw.pop("extends", None)
         base = self._resolve(parent, (*seen, name)) if parent else self.defaults
         return deep_merge(base, raw)
@@ -291,7 +292,8 @@ def _describe(exc: ValidationError, path: Path, name: str) -> str:
         got_text = ""
     elif err["type"] == "string_pattern_mismatch":
         pattern = err.get("ctx", {}).get("pattern", "")
-        message = "expected a lowercase DNS name" if "a-z0-9" in pattern else "expected a quantity such as 5Gi"
+        message = ("expected a lowercase DNS name" if "a-z0-9" in pattern
+                   else "expected a size such as 40g" if "mMgG" in pattern else "expected a quantity such as 5Gi")
     return f"{path}: targets.{name}.{loc}: {message}{got_text}"
 
 
