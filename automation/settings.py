@@ -284,7 +284,7 @@ def _describe(exc: ValidationError, path: Path, name: str) -> str:
     got = err.get("input")
     got_text = "" if isinstance(got, dict) else f", got {got!r}"
     message = err["msg"]
-    if err["type"] == "extra_forbidden":
+    if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         message = "unknown key"
         got_text = ""
     elif err["type"] == "missing":
@@ -327,17 +327,19 @@ def load_target(name: str, extra: list[str] | None = None, **overrides: Any) -> 
     target = load(extra).target(name)
     if target.minikube and (overrides.get("cpus") or overrides.get("memory_mb")):
         mk = target.minikube
-        target = replace(
-            target,
-            minikube=Minikube(
-                profile=mk.profile,
-                cpus=overrides.get("cpus") or mk.cpus,
-                memory_mb=overrides.get("memory_mb") or mk.memory_mb,
-                driver=mk.driver,
-                disk=mk.disk,
-            ),
-        )
+        try:
+            return _with_minikube(target, mk, overrides)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            flag = {"cpus": "--cpus", "memory_mb": "--memory"}.get(str(err["loc"][0]), str(err["loc"][0]))
+            raise UserError(f"{flag}: {err['msg']}, got {err.get('input')!r}", f"pass a larger {flag}") from None
     return target
+
+
+def _with_minikube(target: Target, mk: Minikube, overrides: dict[str, Any]) -> Target:
+    resized = Minikube(profile=mk.profile, cpus=overrides.get("cpus") or mk.cpus,
+                       memory_mb=overrides.get("memory_mb") or mk.memory_mb, driver=mk.driver, disk=mk.disk)
+    return replace(target, minikube=resized)
 
 
 def check_version(found: str, minimum: str) -> bool:
