@@ -50,6 +50,13 @@ def up(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def dags(session: nox.Session) -> None:
+    """DAG integrity gate: import errors, cycles, parse time (Airflow's own DagBag)."""
+    _install(session, airflow=True)
+    _automation(session, "dags")
+
+
+@nox.session(python=PYTHON)
 def down(session: nox.Session) -> None:
     """Stop the target; --purge deletes everything."""
     _install(session)
@@ -61,6 +68,27 @@ def status(session: nox.Session) -> None:
     """One table of the target's state."""
     _install(session)
     _automation(session, "status")
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """Trigger a DAG through the REST API and check its output (-- --dag example1 --timeout 600)."""
+    _install(session)
+    _automation(session, "e2e")
+
+
+@nox.session(python=PYTHON)
+def images(session: nox.Session) -> None:
+    """Build the worker images under images/ and make them available to the target."""
+    _install(session)
+    _automation(session, "images")
+
+
+@nox.session(python=PYTHON)
+def task(session: nox.Session) -> None:
+    """Run one task's pod locally in Docker (-- DAG_ID TASK_ID)."""
+    _install(session, airflow=True)
+    _automation(session, "task")
 
 
 @nox.session(python=PYTHON)

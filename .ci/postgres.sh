@@ -22,6 +22,10 @@ DO \$\$ BEGIN
 END \$\$;
 ALTER ROLE airflow WITH LOGIN PASSWORD '${pw}' CREATEDB;
 SQL
+if [ "${1:-}" = "--reset" ]; then
+  # A purged environment has a new Fernet key: start its metadata DB from nothing too.
+  su postgres -c "dropdb --force --if-exists airflow"
+fi
 su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='airflow'\"" | grep -q 1 || su postgres -c "createdb -O airflow airflow"
 su postgres -c "psql -tAc \"SELECT 1 FROM pg_database WHERE datname='airflow_test'\"" | grep -q 1 || su postgres -c "createdb -O airflow airflow_test"
 echo "postgres: ready on 10.244.0.1:5432 (metadata URL in $url_file)"

@@ -42,14 +42,20 @@ def node_folders(target: Target) -> list[str]:
 
 def task_env(target: Target) -> dict[str, str]:
     """The target's facts that DAG helpers read (dags/common/utils): the DAG files stay identical."""
-    return {
+    claims = target.is_local_cluster or target.provider == "gke"  # GKE backs the same claims with buckets
+    env = {
         "AUTOMATION_TARGET": target.name,
         "AUTOMATION_NAMESPACE": target.namespace,
         "AUTOMATION_DATA_ROOT": target.data_root,
-        "AUTOMATION_DAGS_CLAIM": DAGS_CLAIM if target.is_local_cluster else "",
-        "AUTOMATION_DATA_CLAIM": DATA_CLAIM if target.is_local_cluster else "",
+        "AUTOMATION_DAGS_CLAIM": DAGS_CLAIM if claims else "",
+        "AUTOMATION_DATA_CLAIM": DATA_CLAIM if claims else "",
         "AUTOMATION_IMAGE_REGISTRY": target.images.registry or "",
     }
+    if target.provider == "gke":
+        from automation.cloud import gke_task_env  # the cloud specifics live with the cloud providers
+
+        env.update(gke_task_env(target))
+    return env
 
 
 def chart_values(target: Target) -> dict[str, Any]:
@@ -76,6 +82,10 @@ def chart_values(target: Target) -> dict[str, Any]:
     if target.database.mode == "external":
         values["postgresql"] = {"enabled": False}
         values["data"] = {"metadataSecretName": secrets.metadata_secret_name(target)}
+    if target.provider == "gke":
+        from automation.cloud import gke_chart_values
+
+        values.update(gke_chart_values(target))
     for component in target.disable:
         values[component] = {"enabled": False}
     return values

@@ -19,7 +19,7 @@ from automation import desired, prereqs, secrets
 from automation.errors import UserError
 from automation.helm import Helm, chart_ref, merged_values, register_value_secrets
 from automation.kube import LiveCluster, Unreachable, ensure, redact
-from automation.manifests import Secret
+from automation.manifests import ConfigMap, Secret
 from automation.providers import Provider, provider_for, state_dir
 from automation.ready import component_status, wait_ready
 from automation.runner import Runner, mask
@@ -77,7 +77,8 @@ def write_values(target: Target, values: dict[str, Any]) -> Path:
     return path
 
 
-def apply_objects(runner: Runner, provider: Provider, state: LiveCluster | Unreachable) -> dict[str, str]:
+def apply_objects(runner: Runner, provider: Provider, state: LiveCluster | Unreachable,
+                  projects: list[ConfigMap | Secret]) -> dict[str, str]:
     """Namespace, volumes, Airflow's secrets and each project's ConfigMap and Secret."""
     target = provider.target
     outcome: dict[str, str] = {}
@@ -105,13 +106,20 @@ def apply_objects(runner: Runner, provider: Provider, state: LiveCluster | Unrea
                         {"connection": secrets.external_db_url(target)})
             outcome["metadata-secret"] = ensure(runner, state, db.render())
     with runner.step(f"projects: {', '.join(target.projects) or 'none'}"):
-        for obj in secrets.project_objects(target):
+        for obj in projects:
             outcome[f"{type(obj).__name__}/{obj.name}"] = ensure(runner, state, obj.render())
+    # Cloud providers add their own objects (GCS volumes, Workload Identity service account, UI login).
+    provider_objects = getattr(provider, "ensure_objects", None)
+    if callable(provider_objects):
+        outcome.update(provider_objects(state))
     return outcome
 
 
 def up(runner: Runner, target: Target, options: Options) -> dict[str, Any]:
     provider = provider_for(runner, target)
+    own_flow = getattr(provider, "up", None)
+    if callable(own_flow):  # Cloud Composer: no cluster access, no Helm
+        return dict(own_flow(options))
     report: dict[str, Any] = {"target": target.name}
     mode = " (dry run: nothing is changed)" if runner.dry_run else ""
     runner.say(f"up: target {target.name} ({target.provider}), namespace {target.namespace}{mode}")
@@ -119,8 +127,10 @@ def up(runner: Runner, target: Target, options: Options) -> dict[str, Any]:
         with runner.step("prerequisites"):
             preflight(runner, provider, options)
             prereqs.check(runner, provider.binaries)
+        # Every input is read before anything is made: a bad file stops `up` with nothing changed.
         chart = chart_ref(target)
         values = values_for(target, options)
+        projects = secrets.project_objects(target)
         with runner.step(f"cluster ({target.provider})"):
             provider.ensure_cluster()
         with runner.step("mounts"):
@@ -128,10 +138,10 @@ def up(runner: Runner, target: Target, options: Options) -> dict[str, Any]:
         state = provider.state()
         if isinstance(state, Unreachable) and not runner.dry_run:
             raise UserError(f"cluster not reachable after start: {state.why}", "check `kubectl get nodes`")
-        report["objects"] = apply_objects(runner, provider, state)
+        report["objects"] = apply_objects(runner, provider, state, projects)
         if not options.skip_dags_check:
             with runner.step("DAG integrity (skip with --skip-dags-check)"):
-                dag_check(runner)
+                dag_check(runner, target)
         with runner.step(f"Helm release {target.release} (chart {chart.version}, Airflow {values['airflowVersion']})"):
             helm = Helm(runner, target, provider.kube_args())
             release = helm.release()
@@ -184,14 +194,31 @@ def preflight(runner: Runner, provider: Provider, options: Options) -> None:
         pick_port(options.port, explicit=True)
 
 
-def dag_check(runner: Runner) -> None:
-    """The DAG integrity gate (dags session), when the DAG tooling is installed in this environment."""
-    try:
-        from automation import dagcheck  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        runner.ok("DAG check module not available in this environment: skipped")
+def dag_check(runner: Runner, target: Target) -> None:
+    """The DAG integrity gate (`nox -s dags`). It takes seconds (Airflow's imports), so a pass is remembered
+    against a fingerprint of the DAG files and of the Airflow version: an unchanged folder is not parsed again."""
+    from automation import dagcheck  # type: ignore[attr-defined,unused-ignore]
+
+    stamp = state_dir(target).parent / "dagcheck.pass"
+    fingerprint = dags_fingerprint(dagcheck.DAGS_FOLDER)
+    if stamp.is_file() and stamp.read_text() == fingerprint:
+        runner.ok("DAG files unchanged since the last passing check")
         return
     dagcheck.gate(runner)
+    stamp.write_text(fingerprint)
+
+
+def dags_fingerprint(folder: Path) -> str:
+    import hashlib
+
+    from automation.versions import VERSIONS
+
+    digest = hashlib.sha256(VERSIONS.airflow.encode())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            info = path.stat()
+            digest.update(f"{path.relative_to(folder)}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
 
 
 def down(runner: Runner, target: Target, options: Options) -> None:
@@ -237,6 +264,9 @@ def _purge(runner: Runner, provider: Provider) -> None:
                 time.sleep(2)
         provider.purge(state)
     runner.say(f"down --purge: target {target.name} deleted (namespace, volumes, secrets).")
+    if target.database.mode == "external":
+        runner.say("    note: the external metadata database keeps its data, encrypted with the deleted Fernet key: "
+                   "drop and recreate it before the next `up` (its connections and variables cannot be read).")
 
 
 def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, Any]:

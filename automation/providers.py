@@ -13,7 +13,7 @@ from pathlib import Path
 from automation import desired
 from automation.errors import UserError
 from automation.kube import ClusterState, LiveCluster, Unreachable, connect, wait_for_pod
-from automation.manifests import NodeFolderJob
+from automation.manifests import ConfigMap, NodeFolderJob
 from automation.runner import Runner
 from automation.settings import REPO_ROOT, Target
 
@@ -252,9 +252,15 @@ class ExistingProvider(Provider):
         self.runner.ok(f"cluster reachable at {state.api_client.configuration.host}")
 
     def ensure_node_folders(self, state: ClusterState) -> None:
+        """Node folders are made by a short root pod; a marker ConfigMap remembers it was done for these
+        folders, so a re-run does not start a pod (it goes with the namespace on --purge)."""
         folders = desired.node_folders(self.target)
-        job = NodeFolderJob(f"{self.target.release}-node-folders", self.target.namespace, desired.AIRFLOW_IMAGE,
-                            tuple(folders))
+        marker = f"{self.target.release}-node-folders"
+        done = state.get("ConfigMap", marker, self.target.namespace)
+        if done and done.get("data", {}).get("folders") == "\n".join(folders):
+            self.runner.ok(f"node folders owned by 50000: {', '.join(folders)}")
+            return
+        job = NodeFolderJob(marker, self.target.namespace, desired.AIRFLOW_IMAGE, tuple(folders))
         self.runner.plan(f"run Pod/{job.name} as root: install -d -o 50000 {' '.join(folders)}")
         if not isinstance(state, LiveCluster) or self.runner.dry_run:
             return
@@ -268,6 +274,7 @@ class ExistingProvider(Provider):
             raise UserError(f"preparing node folders failed (pod {phase}): {log.strip()[-200:]}",
                             f"check that {desired.AIRFLOW_IMAGE} is available to the cluster (README: Air-gapped)")
         state.delete("Pod", job.name, self.target.namespace)
+        state.apply(ConfigMap(marker, self.target.namespace, {"folders": "\n".join(folders)}).render())
         self.runner.ok(f"node folders owned by 50000: {', '.join(folders)}")
 
     def stop(self) -> None:

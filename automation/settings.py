@@ -66,6 +66,8 @@ class Gke:
     region: str
     cluster: str
     artifact_repository: str = "airflow"
+    # GCS Fuse backs the same claims as locally: DAGs (read-only) and data, each from its bucket.
+    dags_bucket: str = ""
     data_bucket: str = ""
     logs_bucket: str = ""
     google_service_account: str = ""

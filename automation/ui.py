@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
+
+import httpx
 
 from automation.errors import UserError
 from automation.providers import Background, Provider, state_dir
@@ -22,10 +25,11 @@ def port_free(port: int) -> bool:
 
 
 def answers(port: int) -> bool:
+    """The API server answers through the forward (an HTTP request: a bare connect-and-close breaks kubectl's
+    forward)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
+        return httpx.get(f"http://127.0.0.1:{port}/api/v2/version", timeout=3).status_code < 500
+    except httpx.HTTPError:
         return False
 
 
@@ -63,8 +67,8 @@ def open_ui(runner: Runner, provider: Provider, port: int | None) -> str:
     process.stop(runner)
     chosen = pick_port(port or target.ui.port, explicit=port is not None)
     service = f"svc/{target.release}-{target.ui.service}"
-    process.start(runner, ["kubectl", *provider.kubectl_args(), "-n", target.namespace, "port-forward",
-                           "--address", "127.0.0.1", service, f"{chosen}:8080"],
+    process.start(runner, [sys.executable, "-m", "automation.forward", *provider.kubectl_args(), "-n",
+                           target.namespace, "port-forward", "--address", "127.0.0.1", service, f"{chosen}:8080"],
                   state_dir(target) / "port-forward.log")
     if not runner.dry_run:
         (state_dir(target) / "port-forward.port").write_text(str(chosen))

@@ -3,6 +3,7 @@ PostgreSQL), started once for the module: the same REST API the chart's api-serv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -63,6 +64,17 @@ DAGS = textwrap.dedent('''
 
     e2e_no_output()
 
+    @dag(dag_id="e2e_wrong_output", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
+         tags=["project:e2etest"], params={"output": "out/not-written.csv"})
+    def e2e_wrong_output():
+        @task
+        def noop():
+            return 1
+
+        noop()
+
+    e2e_wrong_output()
+
     @dag(dag_id="e2e_fail", schedule=None, start_date=datetime(2024, 1, 1), catchup=False,
          tags=["project:e2etest"], params={"output": "out/never.csv"}, default_args={"retries": 0})
     def e2e_fail():
@@ -80,7 +92,7 @@ DAGS = textwrap.dedent('''
     def e2e_slow():
         @task
         def sleep():
-            time.sleep(600)
+            time.sleep(300)
 
         sleep()
 
@@ -216,10 +228,8 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
         yield Airflow(url, data, settings)
     finally:
         for proc in procs:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, 15)
-            except ProcessLookupError:
-                pass
         for proc in procs:
             try:
                 proc.wait(timeout=30)
@@ -291,3 +301,58 @@ def test_unknown_dag(airflow: Airflow) -> None:
     result = e2e(airflow, "--dag", "no_such_dag", "--timeout", "20")
     last = assert_one_error(result, "no_such_dag")
     assert "e2e_ok" in last
+
+
+def test_declared_output_missing(airflow: Airflow) -> None:
+    result = e2e(airflow, "--dag", "e2e_wrong_output", "--timeout", "300")
+    assert result.returncode == 1
+    assert_one_error(result, "out/not-written.csv", "does not exist")
+
+
+def test_dry_run_changes_nothing(airflow: Airflow) -> None:
+    result = e2e(airflow, "--dag", "e2e_ok", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[dry-run]" in result.stdout and "trigger" in result.stdout
+
+
+def test_no_url_and_unreachable_cluster(tmp_path: Path) -> None:
+    """No --url, no port-forward, a cluster that does not answer: one line, no 30 s wait for a forward."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: Config
+        clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+        contexts: [{name: closed, context: {cluster: c, user: u}}]
+        users: [{name: u, user: {}}]
+        current-context: closed
+        """))
+    name = f"e2e-nocluster-{os.getpid()}"
+    settings = tmp_path / "settings.yaml"
+    settings.write_text(textwrap.dedent(f"""\
+        targets:
+          {name}:
+            provider: existing
+            existing: {{kubeconfig: {kubeconfig}, context: closed}}
+            mounts:
+              dags: {{host: dags, node: /unused/dags}}
+              data: {{host: data, node: /unused/data}}
+            login: {{username: admin, password: admin}}
+        """))
+    try:
+        result = run_cli("e2e", "--target", name, "--settings", str(settings), timeout=120)
+    finally:
+        shutil.rmtree(Path(__file__).resolve().parent.parent / ".state" / name, ignore_errors=True)
+    assert_one_error(result, "unreachable", "--url")
+
+
+def test_pod_label_matches_airflow() -> None:
+    """Pod events are found by the labels Airflow gives task pods: the same sanitizing, or no match."""
+    try:
+        from airflow.providers.cncf.kubernetes import pod_generator
+    except ImportError:
+        pod_generator = None
+    need(pod_generator is not None, "apache-airflow-providers-cncf-kubernetes is not installed")
+    from automation.e2e import safe_label
+
+    for value in ("example1", "manual__2026-01-01T10:00:00.123+00:00", "x" * 80, "-task.with_dash-"):
+        assert safe_label(value) == pod_generator.make_safe_label_value(value)

@@ -1,0 +1,38 @@
+"""`python -m automation dags`: the DAG integrity gate on its own (also step 8 of `up`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from automation.cli import command
+from automation.errors import UserError
+from automation.runner import Runner
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return value
+
+
+def _args(p: argparse.ArgumentParser) -> None:
+    from automation.dagcheck import DAGS_FOLDER, MAX_PARSE_SECONDS
+
+    p.add_argument("--max-seconds", type=_positive_seconds, default=MAX_PARSE_SECONDS,
+                   help=f"longest parse time allowed per DAG file (default {MAX_PARSE_SECONDS:g})")
+    p.add_argument("--dags-folder", type=Path, default=DAGS_FOLDER, help="DAG folder (default: dags/)")
+
+
+@command("dags", "DAG integrity gate: import errors, cycles, parse time", _args)
+def _dags(args: argparse.Namespace, runner: Runner) -> None:
+    from automation import dagcheck
+
+    if not args.dags_folder.is_dir():
+        raise UserError(f"--dags-folder {args.dags_folder} is not a folder", "give the folder holding the DAG files")
+    with runner.step(f"DAG integrity ({args.dags_folder})"):
+        dagcheck.gate(runner, args.dags_folder.resolve(), args.max_seconds)

@@ -1,0 +1,157 @@
+"""The whole lifecycle on a real Kubernetes, through the product's public commands, in order.
+
+Runs against the kube-context target named by AUTOMATION_CLUSTER_TARGET (CI: `ci`, the local single-node
+cluster). With CI=true a missing cluster fails these tests instead of skipping them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cluster_support import (
+    airflow_pods, api, cli, cluster_target, fernet_key, kubectl, lock_file, printed_url, resource_versions, token,
+    wait_until,
+)
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.cluster
+SHARED: dict[str, Any] = {}
+CONN_ID = "cluster_test_conn"
+
+
+@pytest.fixture(scope="module")
+def env() -> Any:
+    return cluster_target()
+
+
+def test_up_from_nothing(env: Any) -> None:
+    target, state = env
+    purge = cli("down", "--purge", "--yes")
+    assert purge.returncode == 0, purge.stderr
+    assert state.get("Namespace", target.namespace) is None
+    reset_db = os.environ.get("AUTOMATION_TEST_RESET_DB")
+    if target.database.mode == "external":
+        # The external DB outlives a purge; its rows are encrypted with the purged Fernet key.
+        assert reset_db, "AUTOMATION_TEST_RESET_DB must reset the external metadata DB (see .ci/run)"
+        subprocess.run(reset_db, shell=True, check=True)
+    started = time.monotonic()
+    up = cli("up")
+    assert up.returncode == 0, up.stderr
+    SHARED["cold_up_seconds"] = time.monotonic() - started
+    url, user, password = printed_url(up.stdout)
+    SHARED.update(url=url, user=user, password=password, fernet=fernet_key(state, target))
+    status = cli("status")
+    for component in ("api-server 1/1", "scheduler 1/1", "dag-processor 1/1", "triggerer 1/1"):
+        assert component in status.stdout
+    with api(url, token(url, user, password)) as client:
+        version = client.get("/api/v2/version")
+    assert version.status_code == 200 and version.json()["version"].startswith("3.")
+
+
+def test_up_again_changes_nothing(env: Any) -> None:
+    target, state = env
+    before = resource_versions(state, target)
+    started = time.monotonic()
+    up = cli("up")
+    took = time.monotonic() - started
+    print(f"no-op up took {took:.1f}s")
+    assert up.returncode == 0, up.stderr
+    assert "upgrade --install" not in up.stdout
+    assert "already runs this chart with these values" in up.stdout
+    assert "apply " not in up.stdout  # no object rewritten
+    assert resource_versions(state, target) == before
+    assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_connection_with_password_is_stored(env: Any) -> None:
+    url = SHARED["url"]
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        client.delete(f"/api/v2/connections/{CONN_ID}")
+        created = client.post("/api/v2/connections", json={
+            "connection_id": CONN_ID, "conn_type": "postgres", "host": "db.example", "login": "u",
+            "password": "s3cret-survives-restarts"})
+    assert created.status_code in (200, 201, 409), created.text
+
+
+def test_down_keeps_data_logs_and_secrets_then_up_restores(env: Any) -> None:
+    target, state = env
+    down = cli("down")
+    assert down.returncode == 0, down.stderr
+    wait_until(lambda: not airflow_pods(state, target), 300, "Airflow pods to go")
+    for claim in ("airflow-logs", "airflow-dags", "airflow-data"):
+        assert state.get("PersistentVolumeClaim", claim, target.namespace) is not None
+    assert fernet_key(state, target) == SHARED["fernet"]
+    up = cli("up")
+    assert up.returncode == 0, up.stderr
+    url, user, password = printed_url(up.stdout)
+    SHARED.update(url=url)
+    assert fernet_key(state, target) == SHARED["fernet"]
+    # The scheduler decrypts the stored password with the (same) Fernet key.
+    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
+                  "airflow", "connections", "get", CONN_ID, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    assert "s3cret-survives-restarts" in got.stdout
+
+
+def test_second_up_while_one_runs_is_refused(env: Any) -> None:
+    target, _ = env
+    first = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: "up pid" in (lock_file(target).read_text() if lock_file(target).exists() else ""),
+                   60, "the first up to take the lock")
+        second = cli("up")
+        assert second.returncode == 2
+        assert "another command is already changing target" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        out, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err
+
+
+def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
+    target, state = env
+    extra = tmp_path / "extra-values.yaml"
+    # A change that makes Helm upgrade (and run its hooks) without restarting Airflow.
+    extra.write_text("extraConfigMaps:\n  '{{ .Release.Name }}-interrupt-test':\n    data: |\n      marker: 1\n")
+    proc = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name, "--values", str(extra)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "upgrade --install" in line:
+            break
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    history = subprocess.run(["helm", "--kubeconfig", str(target.path(target.existing.kubeconfig)), "-n",
+                              target.namespace, "history", target.release, "-o", "json", "--max", "1"],
+                             capture_output=True, text=True)
+    print("after kill:", history.stdout)
+    again = cli("up", "--values", str(extra))
+    assert again.returncode == 0, again.stderr
+    final = subprocess.run(["helm", "--kubeconfig", str(target.path(target.existing.kubeconfig)), "-n",
+                            target.namespace, "history", target.release, "-o", "json", "--max", "1"],
+                           capture_output=True, text=True)
+    assert '"status":"deployed"' in final.stdout.replace(" ", "")
+    assert state.get("ConfigMap", f"{target.release}-interrupt-test", target.namespace) is not None
+    assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_purge_deletes_namespace_volumes_and_secrets(env: Any) -> None:
+    target, state = env
+    purged = cli("down", "--purge", "--yes")
+    assert purged.returncode == 0, purged.stderr
+    assert state.get("Namespace", target.namespace) is None
+    for volume in ("logs", "dags", "data"):
+        assert state.get("PersistentVolume", f"{target.namespace}-airflow-{volume}") is None
+    assert httpx is not None
