@@ -11,7 +11,7 @@ import hashlib
 import re
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -162,7 +162,7 @@ def _run(runner: Runner, target: Target, opts: Options, api: AirflowApi) -> int:
         run_id = run["dag_run_id"]
         runner.ok(f"run {run_id}")
     with runner.step(f"wait for run {run_id} (timeout {opts.timeout}s)"):
-        run, tasks = wait_run(runner, api, opts, run_id)
+        run, tasks = wait_run(runner, api, opts, run_id, watch=image_watch(runner, target, opts.dag, run_id))
     if run["state"] != "success":
         report_failure(runner, target, api, opts.dag, run_id, tasks)
         failed = [t["task_id"] for t in tasks if t.get("state") == "failed"] or ["(none: see the run in the UI)"]
@@ -217,8 +217,8 @@ def _print_import_errors(runner: Runner, errors: list[dict[str, Any]]) -> None:
             runner.say(f"    {line}")
 
 
-def wait_run(runner: Runner, api: AirflowApi, opts: Options, run_id: str
-             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def wait_run(runner: Runner, api: AirflowApi, opts: Options, run_id: str,
+             watch: Callable[[], None] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     progress = Progress(runner)
     t0 = time.monotonic()
     deadline = t0 + opts.timeout
@@ -229,6 +229,12 @@ def wait_run(runner: Runner, api: AirflowApi, opts: Options, run_id: str
         if run.get("state") in FINISHED:
             progress.end()
             return run, tasks
+        if watch is not None and any(t.get("state") == "running" for t in tasks):
+            try:
+                watch()
+            except UserError:
+                progress.end()
+                raise
         if time.monotonic() > deadline:
             progress.end()
             states = ", ".join(f"{t['task_id']} {t.get('state') or 'none'}" for t in tasks) or "no task started"
@@ -289,6 +295,37 @@ def report_failure(runner: Runner, target: Target, api: AirflowApi, dag_id: str,
     if skipped:
         runner.say(f"--- not run because of the failure: {', '.join(skipped)}")
     pod_events(runner, target, dag_id, run_id, [t["task_id"] for t in failed])
+
+
+IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
+
+
+def image_watch(runner: Runner, target: Target, dag_id: str, run_id: str) -> Callable[[], None] | None:
+    """A check, made while tasks run, that fails at once when a task pod's image cannot be pulled: the
+    operator would otherwise wait out its whole start-up timeout."""
+    if target.provider == "composer":
+        return None
+    from automation.kube import LiveCluster
+    from automation.providers import provider_for
+
+    state = provider_for(runner, target).state()
+    if not isinstance(state, LiveCluster):
+        return None
+    selector = f"dag_id={safe_label(dag_id)},run_id={safe_label(run_id)}"
+
+    def check() -> None:
+        for pod in state.list("Pod", target.namespace, selector=selector):
+            for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in IMAGE_ERRORS:
+                    labels = pod["metadata"].get("labels") or {}
+                    runner.say(f"--- pod {pod['metadata']['name']}: {waiting['reason']}: {waiting.get('message')}")
+                    raise UserError(
+                        f"task {labels.get('task_id', '?')} cannot start: image {container.get('image')} is not "
+                        f"available to the cluster ({waiting['reason']})",
+                        f"build and load it: nox -s images -- --target {target.name}", exit_code=1)
+
+    return check
 
 
 def safe_label(value: str) -> str:

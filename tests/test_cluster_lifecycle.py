@@ -6,6 +6,7 @@ cluster). With CI=true a missing cluster fails these tests instead of skipping t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,15 +16,42 @@ from typing import Any
 import httpx
 import pytest
 
+from automation.airflow_api import AirflowApi
 from tests.cluster_support import (
-    airflow_pods, api, cli, cluster_target, fernet_key, kubectl, lock_file, printed_url, resource_versions, token,
+    airflow_pods,
+    api,
+    cli,
+    cluster_target,
+    fernet_key,
+    kubectl,
+    lock_file,
+    printed_url,
+    resource_versions,
+    token,
     wait_until,
 )
-from tests.conftest import REPO
+from tests.conftest import HOST_CA, REPO
+from tests.test_example_scripts import SALES, expected_summary, parse_summary
 
 pytestmark = pytest.mark.cluster
 SHARED: dict[str, Any] = {}
 CONN_ID = "cluster_test_conn"
+MISSING_IMAGE_DAG = '''"""Airflow DAG written by the cluster tests: its task's image was never loaded."""
+from common.utils import project_dag, project_task
+
+with project_dag("example1", "cluster_test_missing_image", output="output/never.csv"):
+    task = project_task("example1", "pull", "example1/scripts/extract.py", args=["--run-id", "x"])
+    task.image = "never-loaded-image:0.0.1"
+'''
+
+
+def task_log(url: str, dag_id: str, run_id: str, task_id: str) -> str:
+    client = AirflowApi(url)
+    try:
+        client.login(SHARED["user"], SHARED["password"])
+        return "\n".join(client.task_log(dag_id, run_id, task_id, 1))
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +108,46 @@ def test_connection_with_password_is_stored(env: Any) -> None:
     assert created.status_code in (200, 201, 409), created.text
 
 
+def test_images_then_e2e_example1(env: Any, base_image: str) -> None:
+    images = cli("images", "--base-image", base_image, *(["--ca-bundle", str(HOST_CA)] if HOST_CA.is_file() else []))
+    assert images.returncode == 0, images.stderr
+    output = REPO / "data/example1/output/summary.csv"
+    output.unlink(missing_ok=True)
+    started = time.monotonic()
+    e2e = cli("e2e", "--dag", "example1", "--timeout", "600")
+    SHARED["e2e_seconds"] = time.monotonic() - started
+    assert e2e.returncode == 0, e2e.stdout + e2e.stderr
+    assert parse_summary(output.read_text()) == expected_summary(SALES)
+    run_id = re.search(r"ok: run (\S+) succeeded", e2e.stdout)
+    assert run_id, e2e.stdout
+    SHARED["example1_run"] = run_id.group(1)
+    # The extract pod reports what it was given: DAGs read-only, the project's ConfigMap and Secret as env.
+    log = task_log(SHARED["url"], "example1", SHARED["example1_run"], "extract")
+    assert "pod facts: dags read-only; config INPUT_FILE set; secret API_TOKEN set" in log
+
+
+@pytest.mark.parametrize("dag", ["example_db", "example_notebook"])
+def test_e2e_database_and_notebook_examples(env: Any, dag: str) -> None:
+    e2e = cli("e2e", "--dag", dag, "--timeout", "600")
+    assert e2e.returncode == 0, e2e.stdout + e2e.stderr
+
+
+def test_task_whose_image_was_never_loaded_fails_fast(env: Any) -> None:
+    dag_file = REPO / "dags/zz_cluster_test_missing_image.py"
+    dag_file.write_text(MISSING_IMAGE_DAG)
+    try:
+        started = time.monotonic()
+        e2e = cli("e2e", "--dag", "cluster_test_missing_image", "--timeout", "400")
+        took = time.monotonic() - started
+    finally:
+        dag_file.unlink()
+    assert e2e.returncode == 1
+    assert took < 300, f"took {took:.0f}s: should fail as soon as the pull fails"
+    assert "never-loaded-image:0.0.1" in e2e.stdout + e2e.stderr
+    assert re.search(r"ErrImagePull|ImagePullBackOff", e2e.stdout + e2e.stderr)
+    assert f"nox -s images -- --target {env[0].name}" in e2e.stderr
+
+
 def test_down_keeps_data_logs_and_secrets_then_up_restores(env: Any) -> None:
     target, state = env
     down = cli("down")
@@ -90,14 +158,15 @@ def test_down_keeps_data_logs_and_secrets_then_up_restores(env: Any) -> None:
     assert fernet_key(state, target) == SHARED["fernet"]
     up = cli("up")
     assert up.returncode == 0, up.stderr
-    url, user, password = printed_url(up.stdout)
-    SHARED.update(url=url)
+    SHARED.update(url=printed_url(up.stdout)[0])
     assert fernet_key(state, target) == SHARED["fernet"]
     # The scheduler decrypts the stored password with the (same) Fernet key.
     got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
                   "airflow", "connections", "get", CONN_ID, "-o", "json")
     assert got.returncode == 0, got.stderr
     assert "s3cret-survives-restarts" in got.stdout
+    # A task log written before `down` is still readable through the API (logs live on the claim).
+    assert "pod facts:" in task_log(SHARED["url"], "example1", SHARED["example1_run"], "extract")
 
 
 def test_second_up_while_one_runs_is_refused(env: Any) -> None:
@@ -112,7 +181,7 @@ def test_second_up_while_one_runs_is_refused(env: Any) -> None:
         assert "another command is already changing target" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
     finally:
-        out, err = first.communicate(timeout=600)
+        _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err
 
 
@@ -120,7 +189,7 @@ def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
     target, state = env
     extra = tmp_path / "extra-values.yaml"
     # A change that makes Helm upgrade (and run its hooks) without restarting Airflow.
-    extra.write_text("extraConfigMaps:\n  '{{ .Release.Name }}-interrupt-test':\n    data: |\n      marker: 1\n")
+    extra.write_text("extraConfigMaps:\n  '{{ .Release.Name }}-interrupt-test':\n    data: |\n      marker: \"1\"\n")
     proc = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name, "--values", str(extra)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)

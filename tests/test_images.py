@@ -10,17 +10,14 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from automation.images import BuildOptions, discover
-from tests.conftest import REPO, docker_available, need, run_cli
+from tests.conftest import HOST_CA, REPO, need, run_cli
 
-BASE = os.environ.get("WORKER_BASE_IMAGE", "local/worker-base:bookworm-py311")
-HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 BUILT = ("notebook", "pandas-basic")
 
 
@@ -36,22 +33,6 @@ def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
-
-
-@pytest.fixture(scope="session")
-def base_image() -> str:
-    need(docker_available(), "a running Docker engine")
-    if subprocess.run(["docker", "image", "inspect", BASE], capture_output=True).returncode == 0:
-        return BASE
-    need(shutil.which("debootstrap") is not None and os.geteuid() == 0, "debootstrap run as root (for the base)")
-    with tempfile.TemporaryDirectory(prefix="worker-base-") as tmp:
-        root = Path(tmp) / "root"
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,python3-pip,"
-                        "ca-certificates", "bookworm", str(root)], check=True, capture_output=True, timeout=1200)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True, capture_output=True)
-        assert tar.wait() == 0
-    return BASE
 
 
 @pytest.fixture(scope="session")
