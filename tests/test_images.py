@@ -298,3 +298,11 @@ def test_task_example1_end_to_end(built: dict[str, object], tmp_path: Path) -> N
     got = [(r["month"], r["region"], int(r["orders"]), int(r["units"]), round(float(r["revenue"]), 2)) for r in rows]
     assert got == _expected_summary(data / "example1" / "input" / "sales.csv")
     assert len(got) >= 3
+
+
+def test_committed_tags_match_the_images_built_by_default() -> None:
+    """dags/common/images.json in git names the images `nox -s images` builds on the default base, so a fresh
+    clone's DAGs and its images agree; a change under images/ without re-tagging fails here."""
+    committed = json.loads((REPO / "dags/common/images.json").read_text())
+    built_by_default = {name: image.tag(BuildOptions()) for name, image in discover().items() if not image.manual}
+    assert committed == built_by_default
