@@ -56,7 +56,12 @@ def task_log(url: str, dag_id: str, run_id: str, task_id: str) -> str:
 
 @pytest.fixture(scope="module")
 def env() -> Any:
-    return cluster_target()
+    # `images` records the tags it built (on CI's base image) in dags/common/images.json: put back the
+    # committed file when these tests end.
+    tags = REPO / "dags/common/images.json"
+    committed = tags.read_text()
+    yield cluster_target()
+    tags.write_text(committed)
 
 
 def test_up_from_nothing(env: Any) -> None:
