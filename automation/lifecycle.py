@@ -199,6 +199,9 @@ def dag_check(runner: Runner, target: Target) -> None:
     against a fingerprint of the DAG files and of the Airflow version: an unchanged folder is not parsed again."""
     from automation import dagcheck  # type: ignore[attr-defined,unused-ignore]
 
+    if runner.dry_run:
+        runner.plan(f"DAG integrity gate over {dagcheck.DAGS_FOLDER.name}/ (the `dags` command)")
+        return
     stamp = state_dir(target).parent / "dagcheck.pass"
     fingerprint = dags_fingerprint(dagcheck.DAGS_FOLDER)
     if stamp.is_file() and stamp.read_text() == fingerprint:
