@@ -19,11 +19,13 @@ from pathlib import Path
 
 from automation.errors import UserError
 from automation.runner import Runner
+from automation.settings import Target
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = REPO_ROOT / "dags"
 MAX_PARSE_SECONDS = 2.0
 MARKER = "@@dagcheck@@"
+LINT_FLAG = "AUTOMATION_COMPOSER_LINT"
 # Imported once per DAG processor process and shared by every DAG file: loaded before timing, so a file's
 # parse time is its own work and not whichever file happens to be parsed first.
 SHARED_IMPORTS = ("airflow.sdk", "airflow.providers.cncf.kubernetes.operators.pod")
@@ -44,6 +46,8 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     dags: dict[str, list[str]] = field(default_factory=dict)
     warmup_seconds: float = 0.0
+    # "dag.task" -> Composer 3 findings, when the parse ran with the Composer lint.
+    pod_findings: dict[str, list[str]] = field(default_factory=dict)
 
 
 def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
@@ -61,8 +65,12 @@ def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
     return env
 
 
-def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600) -> Report:
-    """Load dags_folder with the real DagBag in a child process; what it found, per file."""
+def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[str, str] | None = None,
+          composer_lint: bool = False) -> Report:
+    """Load dags_folder with the real DagBag in a child process; what it found, per file.
+
+    `task_env` is a target's AUTOMATION_* facts (the DAG helpers read them); `composer_lint` also lints every
+    task's pod against Cloud Composer 3's rules."""
     if importlib.util.find_spec("airflow") is None:
         raise UserError("Airflow is not installed in this Python environment, the DAG check needs it",
                         "run it through nox: `nox -s dags`")
@@ -72,7 +80,8 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600) -> Report:
         try:
             proc = subprocess.run([sys.executable, "-m", "automation.dagcheck", "--worker", str(dags_folder)],
                                   capture_output=True, text=True, timeout=timeout, cwd=home,
-                                  env=airflow_env(Path(home), dags_folder))
+                                  env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
+                                       **({LINT_FLAG: "1"} if composer_lint else {})})
         except subprocess.TimeoutExpired:
             raise UserError(f"parsing {dags_folder} took more than {timeout:.0f}s",
                             "look for top-level code that blocks (network, database) in the DAG files") from None
@@ -83,7 +92,8 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600) -> Report:
                         "rerun with -v, or run `python -m automation.dagcheck --worker dags` to see the trace")
     data = json.loads(lines[-1][len(MARKER):])
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
-                  warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"])
+                  warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
+                  pod_findings=data.get("pod_findings", {}))
 
 
 def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
@@ -115,6 +125,22 @@ def gate(runner: Runner, dags_folder: Path = DAGS_FOLDER, max_seconds: float = M
     runner.ok(f"{total} DAGs in {len(report.files)} files: no import errors, no cycles, "
               f"each file parsed in <= {max_seconds:g}s")
     return report
+
+
+def composer_gate(runner: Runner, targets: list[Target], dags_folder: Path = DAGS_FOLDER) -> None:
+    """Every task pod, built as each Composer target would build it, against Composer 3's pod rules."""
+    from automation.cloud import composer_env
+
+    for target in targets:
+        report = parse(dags_folder, task_env=composer_env(target), composer_lint=True)
+        findings = [f"{task}: {finding}" for task, found in sorted(report.pod_findings.items()) for finding in found]
+        for finding in findings:
+            runner.say(f"    problem: {finding}")
+        if findings:
+            more = f" (and {len(findings) - 1} more, listed above)" if len(findings) > 1 else ""
+            raise UserError(f"Composer 3 (target {target.name}): {findings[0]}{more}",
+                            "change the task's pod (README: Cloud Composer 3), then run `nox -s dags`")
+        runner.ok(f"target {target.name}: {len(report.pod_findings)} task pods follow Composer 3's rules")
 
 
 def _worker(dags_folder: str) -> None:
@@ -149,6 +175,12 @@ def _worker(dags_folder: str) -> None:
     warnings = [f"{rel(file)}: {w}" for file, ws in getattr(bag, "captured_warnings", {}).items() for w in ws]
     result = {"files": files, "import_errors": {rel(k): v for k, v in bag.import_errors.items()},
               "warnings": warnings, "dags": dags, "warmup_seconds": warmup}
+    if os.environ.get(LINT_FLAG) == "1":
+        from automation.composer_lint import lint_operator
+
+        result["pod_findings"] = {f"{dag_id}.{task.task_id}": lint_operator(task)
+                                  for dag_id, dag in sorted(bag.dags.items()) for task in dag.tasks
+                                  if hasattr(task, "build_pod_request_obj")}
     print(MARKER + json.dumps(result), flush=True)
 
 

@@ -36,3 +36,10 @@ def _dags(args: argparse.Namespace, runner: Runner) -> None:
         raise UserError(f"--dags-folder {args.dags_folder} is not a folder", "give the folder holding the DAG files")
     with runner.step(f"DAG integrity ({args.dags_folder})"):
         dagcheck.gate(runner, args.dags_folder.resolve(), args.max_seconds)
+    from automation.settings import load
+
+    settings = load(args.settings)
+    composer = [t for t in (settings.target(name) for name in settings.names) if t.provider == "composer"]
+    if composer:
+        with runner.step(f"Composer 3 pod rules ({', '.join(t.name for t in composer)})"):
+            dagcheck.composer_gate(runner, composer, args.dags_folder.resolve())

@@ -329,7 +329,7 @@ def render(runner: Runner, target: Target, options: Options) -> list[Path]:
     values_path.write_text(yaml.safe_dump(_masked_values(values), sort_keys=True))
     written.append(values_path)
     chart = chart_ref(target)
-    if chart.local_path is not None and runner.which("helm"):
+    if chart.local_path is not None and target.provider != "composer" and runner.which("helm"):
         helm = Helm(runner, target, [])
         chart_docs = helm.template(chart, write_values(target, values))
         manifests = out / "chart.yaml"

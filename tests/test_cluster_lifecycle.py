@@ -221,6 +221,24 @@ def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
     assert fernet_key(state, target) == SHARED["fernet"]
 
 
+def test_fernet_key_rotation_keeps_connections_readable(env: Any) -> None:
+    target, state = env
+    old = fernet_key(state, target)
+    started = cli("rotate-fernet-key")
+    assert started.returncode == 0, started.stderr
+    keys = fernet_key(state, target).split(",")
+    assert len(keys) == 2 and keys[1] == old and keys[0] != old
+    finished = cli("rotate-fernet-key", "--finish")
+    assert finished.returncode == 0, finished.stderr
+    assert fernet_key(state, target) == keys[0]
+    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
+                  "airflow", "connections", "get", CONN_ID, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    assert "s3cret-survives-restarts" in got.stdout
+    again = cli("rotate-fernet-key", "--finish")
+    assert again.returncode == 2 and "no rotation in progress" in again.stderr
+
+
 def test_purge_deletes_namespace_volumes_and_secrets(env: Any) -> None:
     target, state = env
     purged = cli("down", "--purge", "--yes")

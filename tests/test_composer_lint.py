@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from automation.composer_lint import lint_pod, quantity
+from tests.conftest import REPO, need, run_cli
 
 
 def compliant() -> dict[str, Any]:
@@ -97,3 +101,26 @@ def test_real_operator_pod() -> None:
                                 volumes=[k8s.V1Volume(name="h", host_path=k8s.V1HostPathVolumeSource(path="/x"))])
     text = "\n".join(lint_operator(bad))
     assert "namespace 'airflow'" in text and "hostPath" in text
+
+
+def test_dags_command_lints_every_task_pod_for_composer(tmp_path: Path) -> None:
+    """`nox -s dags` builds each task's pod as the Composer target would, and fails on a rule it breaks."""
+    need(importlib.util.find_spec("airflow") is not None, "Airflow installed (the tests session installs it)")
+    dags = tmp_path / "dags"
+    shutil.copytree(REPO / "dags/common", dags / "common")
+    shutil.copy(REPO / "dags/.airflowignore", dags / ".airflowignore")
+    (dags / "pinned.py").write_text(
+        '"""Airflow DAG whose task pins a node: Composer 3 refuses affinity."""\n'
+        "from kubernetes.client import models as k8s\n"
+        "from common.utils import project_dag, project_task\n\n"
+        'with project_dag("example1", "pinned", output="output/x.csv"):\n'
+        '    task = project_task("example1", "pinned", "example1/scripts/extract.py")\n'
+        "    task.affinity = k8s.V1Affinity(node_affinity=k8s.V1NodeAffinity(\n"
+        "        required_during_scheduling_ignored_during_execution=k8s.V1NodeSelector(node_selector_terms=[\n"
+        '            k8s.V1NodeSelectorTerm(match_expressions=[k8s.V1NodeSelectorRequirement(\n'
+        '                key="pool", operator="In", values=["big"])])])))\n')
+    result = run_cli("dags", "--dags-folder", str(dags), timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Composer 3 (target composer): pinned.pinned" in result.stderr
+    assert "affinity" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
