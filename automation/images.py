@@ -1,6 +1,7 @@
 """Worker images: content-addressed tags, a build only when the tag is missing, and loading into the target.
 
-An image is a folder `images/NAME/` (Dockerfile, requirements.in, requirements.lock). Its tag is a hash of
+An image is a folder `images/NAME/` (requirements.in, requirements.lock, and a Dockerfile of its own only when
+the shared recipe `images/python.Dockerfile` does not fit). Its tag is a hash of
 every file of that folder and of the build arguments that change what gets installed, so an unchanged image is
 never rebuilt and a changed one can never be confused with the old one (no `latest`).
 """
@@ -26,6 +27,7 @@ TAGS_FILE = REPO_ROOT / "dags" / "common" / "images.json"
 # A file of this name in an image folder keeps it out of the default set (too large or too slow for CI):
 # it is built only when named with --only.
 MANUAL_MARKER = "MANUAL"
+SHARED_DOCKERFILE = "python.Dockerfile"
 CA_NAME = "extra-ca.crt"
 # Bumped when the way a tag is computed changes, so old tags are not reused for a different recipe.
 TAG_SCHEME = "1"
@@ -49,9 +51,18 @@ class Image:
     def manual(self) -> bool:
         return (self.folder / MANUAL_MARKER).is_file()
 
-    def files(self) -> list[Path]:
-        return sorted(p for p in self.folder.rglob("*")
-                      if p.is_file() and "__pycache__" not in p.parts and p.name != MANUAL_MARKER)
+    @property
+    def dockerfile(self) -> Path:
+        """The image's own Dockerfile, or the recipe the images share."""
+        own = self.folder / "Dockerfile"
+        return own if own.is_file() else self.folder.parent / SHARED_DOCKERFILE
+
+    def files(self) -> list[tuple[str, Path]]:
+        """Every build input, by its name in the build context."""
+        found = {p.relative_to(self.folder).as_posix(): p for p in self.folder.rglob("*")
+                 if p.is_file() and "__pycache__" not in p.parts and p.name != MANUAL_MARKER}
+        found["Dockerfile"] = self.dockerfile
+        return sorted(found.items())
 
     def build_args(self, options: BuildOptions) -> dict[str, str]:
         args: dict[str, str] = {}
@@ -72,8 +83,8 @@ class Image:
         same tag, and a CA that rotates does not cause a rebuild.
         """
         digest = hashlib.sha256(f"scheme={TAG_SCHEME}\n".encode())
-        for path in self.files():
-            digest.update(f"file={path.relative_to(self.folder).as_posix()}\n".encode())
+        for name, path in self.files():
+            digest.update(f"file={name}\n".encode())
             digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
         # The base image by name: pin it by digest (python:3.12-slim@sha256:...) for bit-for-bit rebuilds.
         digest.update(f"base={options.base_image or 'default'}\n".encode())
@@ -84,7 +95,8 @@ class Image:
 def discover(root: Path = IMAGES_DIR) -> dict[str, Image]:
     if not root.is_dir():
         return {}
-    return {p.name: Image(p.name, p) for p in sorted(root.iterdir()) if (p / "Dockerfile").is_file()}
+    return {p.name: Image(p.name, p) for p in sorted(root.iterdir())
+            if (p / "Dockerfile").is_file() or (p / "requirements.lock").is_file()}
 
 
 def select(images: dict[str, Image], only: Iterable[str]) -> list[Image]:
@@ -131,6 +143,7 @@ def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> None
     with tempfile.TemporaryDirectory(prefix=f"image-{image.name}-") as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(image.folder, context, ignore=shutil.ignore_patterns("__pycache__", MANUAL_MARKER))
+        shutil.copyfile(image.dockerfile, context / "Dockerfile")
         if options.ca_bundle:
             shutil.copyfile(options.ca_bundle, context / CA_NAME)
         runner.run([*cmd, str(context)], env=_docker_env(), stream=runner.verbose, timeout=3600, heartbeat=30,
@@ -243,7 +256,7 @@ def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_on
     known = discover()
     chosen = select(known, only)
     if not chosen:
-        raise UserError("no image to build under images/", "add images/NAME/Dockerfile (see README)")
+        raise UserError("no image to build under images/", "add images/NAME/requirements.in and its lock (see README)")
     loader = None if build_only else Loader(runner, target)
     tags: dict[str, str] = {}
     built = 0

@@ -1,4 +1,6 @@
-# Worker image: built by `nox -s images` (tag = hash of this folder's inputs, see README "Worker images").
+# The recipe every worker image shares: images/NAME/ holds only what differs (requirements.in and its
+# hashed requirements.lock), or a Dockerfile of its own when an image needs more. Built by `nox -s images`
+# (tag = hash of the inputs, see README "Worker images").
 # Works with the classic builder (DOCKER_BUILDKIT=0): no RUN --mount, no heredocs.
 ARG BASE_IMAGE=python:3.12-slim
 
