@@ -289,6 +289,9 @@ def _describe(exc: ValidationError, path: Path, name: str) -> str:
     if err["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         message = "unknown key"
         got_text = ""
+    elif err["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+        got_text = ""
     elif err["type"] == "missing":
         message = "missing required key"
         got_text = ""
