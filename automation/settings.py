@@ -255,7 +255,8 @@ class Settings:
     def target(self, name: str) -> Target:
         data = expand(self._resolve(name))
         data["name"] = name
-        path = self.raw_targets[name][0]
+        # A value may come from any of the files (a default in an overlay): name them all when there are several.
+        path = self.raw_targets[name][0] if len(self.files) == 1 else " + ".join(str(f) for f in self.files)
         try:
             target = _TARGET.validate_python(data)
         except ValidationError as exc:
@@ -280,7 +281,7 @@ class Settings:
         return target
 
 
-def _describe(exc: ValidationError, path: Path, name: str) -> str:
+def _describe(exc: ValidationError, path: Path | str, name: str) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "Annotated")))
     got = err.get("input")
