@@ -160,6 +160,7 @@ class Loader:
         self.method = target.images.load
         self._registry_login_done = False
         self._minikube_images: str | None = None
+        self._node_images: list[set[str]] | None = None
 
     def ref_in_cluster(self, ref: str) -> str:
         if self.method == "registry":
@@ -172,8 +173,25 @@ class Loader:
         return ref
 
     def load(self, ref: str) -> None:
+        if self.method in ("minikube", "kind", "command") and self._on_nodes(ref):
+            self.runner.ok(f"{ref}: already on the cluster's nodes")
+            return
         method = getattr(self, f"_{self.method}")
         method(ref)
+
+    def _on_nodes(self, ref: str) -> bool:
+        """Whether every node already holds the image, from the nodes' own image lists (one API read): an
+        import is a copy of the whole image, tens of seconds even when nothing changed."""
+        if self._node_images is None:
+            from automation.kube import LiveCluster
+            from automation.providers import provider_for
+
+            state = provider_for(self.runner, self.target).state()
+            nodes = state.list("Node") if isinstance(state, LiveCluster) else []
+            self._node_images = [{name for image in (node.get("status") or {}).get("images") or []
+                                  for name in image.get("names") or []} for node in nodes]
+        return bool(self._node_images) and all(
+            any(name == ref or name.endswith(f"/{ref}") for name in names) for names in self._node_images)
 
     def _none(self, ref: str) -> None:
         self.runner.ok(f"{ref}: load none (the cluster uses this machine's Docker images)")

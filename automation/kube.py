@@ -24,11 +24,12 @@ _API = {
     "ServiceAccount": "v1",
     "Service": "v1",
     "Event": "v1",
+    "Node": "v1",
     "Deployment": "apps/v1",
     "StatefulSet": "apps/v1",
     "Job": "batch/v1",
 }
-_CLUSTER_SCOPED = {"Namespace", "PersistentVolume"}
+_CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "Node"}
 
 
 class ClusterState(Protocol):

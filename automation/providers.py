@@ -95,7 +95,14 @@ class Provider:
         return [a.replace("--kube-context", "--context") for a in self.kube_args()]
 
     def state(self) -> LiveCluster | Unreachable:
-        return connect(self.kubeconfig(), self.context())
+        # Connecting runs the API discovery (about a second): once per command is enough. A cluster that did
+        # not answer is asked again (it may just have been started).
+        cached = getattr(self, "_state", None)
+        if cached is None:
+            cached = connect(self.kubeconfig(), self.context())
+            if isinstance(cached, LiveCluster):
+                self._state = cached
+        return cached
 
     def ensure_cluster(self) -> None:
         raise NotImplementedError
