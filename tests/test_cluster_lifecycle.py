@@ -174,9 +174,11 @@ def test_down_keeps_data_logs_and_secrets_then_up_restores(env: Any) -> None:
     assert "pod facts:" in task_log(SHARED["url"], "example1", SHARED["example1_run"], "extract")
 
 
-def test_second_up_while_one_runs_is_refused(env: Any) -> None:
+def test_second_up_while_one_runs_is_refused(env: Any, tmp_path: Any) -> None:
     target, _ = env
-    first = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name],
+    # A values change makes the first `up` run Helm (tens of seconds): a no-op `up` would be over too soon.
+    first = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name,
+                              "--values", str(marker_values(tmp_path, "concurrent"))],
                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_until(lambda: "up pid" in (lock_file(target).read_text() if lock_file(target).exists() else ""),
@@ -186,15 +188,21 @@ def test_second_up_while_one_runs_is_refused(env: Any) -> None:
         assert "another command is already changing target" in second.stderr
         assert len(second.stderr.strip().splitlines()) == 1
     finally:
-        _, err = first.communicate(timeout=600)
+        _, err = first.communicate(timeout=900)
     assert first.returncode == 0, err
+
+
+def marker_values(folder: Any, marker: str) -> Any:
+    """Values that make Helm upgrade (and run its hooks) without restarting Airflow: an extra ConfigMap."""
+    path = folder / f"{marker}-values.yaml"
+    path.write_text(f"extraConfigMaps:\n  '{{{{ .Release.Name }}}}-interrupt-test':\n    data: |\n"
+                    f"      marker: \"{marker}\"\n")
+    return path
 
 
 def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
     target, state = env
-    extra = tmp_path / "extra-values.yaml"
-    # A change that makes Helm upgrade (and run its hooks) without restarting Airflow.
-    extra.write_text("extraConfigMaps:\n  '{{ .Release.Name }}-interrupt-test':\n    data: |\n      marker: \"1\"\n")
+    extra = marker_values(tmp_path, "killed")
     proc = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name, "--values", str(extra)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
