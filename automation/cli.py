@@ -17,14 +17,22 @@ Handler = Callable[[argparse.Namespace, Runner], int | None]
 HANDLERS: dict[str, Handler] = {}
 
 
-def positive_int(text: str) -> int:
+def _positive(text: str, cast: Callable[[str], float], kind: str) -> float:
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value:g}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return int(_positive(text, int, "a whole number"))
+
+
+def positive_float(text: str) -> float:
+    return _positive(text, float, "a number")
 
 
 def port_number(text: str) -> int:

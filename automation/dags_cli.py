@@ -5,25 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from automation.cli import command
+from automation.cli import command, positive_float
 from automation.errors import UserError
 from automation.runner import Runner
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
-    return value
 
 
 def _args(p: argparse.ArgumentParser) -> None:
     from automation.dagcheck import DAGS_FOLDER, MAX_PARSE_SECONDS
 
-    p.add_argument("--max-seconds", type=_positive_seconds, default=MAX_PARSE_SECONDS,
+    p.add_argument("--max-seconds", type=positive_float, default=MAX_PARSE_SECONDS,
                    help=f"longest parse time allowed per DAG file (default {MAX_PARSE_SECONDS:g})")
     p.add_argument("--dags-folder", type=Path, default=DAGS_FOLDER, help="DAG folder (default: dags/)")
 
