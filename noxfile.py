@@ -16,7 +16,6 @@ nox.options.reuse_existing_virtualenvs = True
 os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.sessions = ["lint", "tests"]
 
-PYTHON = "3.11"
 _here = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -30,6 +29,7 @@ def _versions() -> dict[str, str]:
 
 
 V = _versions()
+PYTHON = V["python"]
 # Environments with Airflow resolve as of its release (its constraint files are not always reachable).
 AIRFLOW_PINS = [f"apache-airflow[cncf.kubernetes,postgres]=={V['airflow']}"]
 

@@ -159,7 +159,6 @@ class Loader:
         self.target = target
         self.method = target.images.load
         self._registry_login_done = False
-        self._minikube_images: str | None = None
         self._node_images: list[set[str]] | None = None
 
     def ref_in_cluster(self, ref: str) -> str:
@@ -198,14 +197,8 @@ class Loader:
 
     def _minikube(self, ref: str) -> None:
         profile = self.target.minikube.profile if self.target.minikube else "airflow"
-        if self._minikube_images is None:
-            listed = self.runner.try_read(["minikube", "image", "ls", "-p", profile], timeout=120)
-            self._minikube_images = listed.stdout if listed else ""
         # `image load` copies through the node's runtime, unlike `docker-env`, which would need every build to
         # happen inside the node's Docker (and work only with the docker runtime): see README.
-        if any(line.strip() == ref or line.strip().endswith(f"/{ref}") for line in self._minikube_images.splitlines()):
-            self.runner.ok(f"{ref}: already in minikube profile {profile}")
-            return
         self.runner.run(["minikube", "image", "load", ref, "-p", profile], timeout=1800, heartbeat=30,
                         fix=f"check that minikube profile {profile} is running (nox -s status)")
 

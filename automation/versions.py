@@ -17,7 +17,8 @@ class Versions:
     # Airflow's constraint files cannot always be reached: Python environments that install Airflow resolve
     # their dependencies as of this release date instead (uv --exclude-newer), so they match its image.
     airflow_release_date: str = "2026-04-08T12:52:05Z"
-    python: str = "3.12"
+    # The Python of the nox sessions (the worker images name their base in images/python.Dockerfile).
+    python: str = "3.11"
     kubernetes: str = "v1.36.2"
     # Minikube 1.38.1 starts v1.36.x (with a "newer than tested" warning); kubectl/helm minimums below.
     minikube: str = "v1.38.1"

@@ -192,6 +192,14 @@ def test_second_up_while_one_runs_is_refused(env: Any, tmp_path: Any) -> None:
     assert first.returncode == 0, err
 
 
+def last_revision(target: Any) -> str:
+    """`helm history` of the release, last revision, as JSON text."""
+    result = subprocess.run(["helm", "--kubeconfig", str(target.path(target.existing.kubeconfig)), "-n",
+                             target.namespace, "history", target.release, "-o", "json", "--max", "1"],
+                            capture_output=True, text=True)
+    return result.stdout
+
+
 def marker_values(folder: Any, marker: str) -> Any:
     """Values that make Helm upgrade (and run its hooks) without restarting Airflow: an extra ConfigMap."""
     path = folder / f"{marker}-values.yaml"
@@ -207,24 +215,17 @@ def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     assert proc.stdout is not None
-    seen = []
     for line in proc.stdout:
-        seen.append(line)
         if "upgrade --install" in line:
             break
     time.sleep(4)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    history = subprocess.run(["helm", "--kubeconfig", str(target.path(target.existing.kubeconfig)), "-n",
-                              target.namespace, "history", target.release, "-o", "json", "--max", "1"],
-                             capture_output=True, text=True)
-    print("after kill:", history.stdout)
+    print("after kill:", last_revision(target))
     again = cli("up", "--values", str(extra))
     assert again.returncode == 0, again.stderr
-    final = subprocess.run(["helm", "--kubeconfig", str(target.path(target.existing.kubeconfig)), "-n",
-                            target.namespace, "history", target.release, "-o", "json", "--max", "1"],
-                           capture_output=True, text=True)
-    assert '"status":"deployed"' in final.stdout.replace(" ", "")
+    final = last_revision(target)
+    assert '"status":"deployed"' in final.replace(" ", "")
     assert state.get("ConfigMap", f"{target.release}-interrupt-test", target.namespace) is not None
     assert fernet_key(state, target) == SHARED["fernet"]
 
