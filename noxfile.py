@@ -5,30 +5,39 @@ Every session accepts the same arguments as `python -m automation COMMAND` (afte
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-# Byte-compile at install: every command starts a fresh interpreter, and importing Airflow and the kubernetes
-# client from source costs seconds (more where PYTHONDONTWRITEBYTECODE is set).
-os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 nox.options.sessions = ["lint", "tests"]
 
 _here = os.path.dirname(os.path.abspath(__file__))
+# Byte-compile at install: every command starts a fresh interpreter, and importing Airflow and the kubernetes
+# client from source costs seconds (more where PYTHONDONTWRITEBYTECODE is set).
+INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
 
 
-def _versions() -> dict[str, str]:
-    import sys
+def _load_versions():  # type: ignore[no-untyped-def]
+    """automation/core/versions.py by path: nothing is added to sys.path, nothing else is imported."""
+    spec = importlib.util.spec_from_file_location("_pinned_versions", os.path.join(_here, "automation", "core",
+                                                                                    "versions.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while a class is made
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
 
-    sys.path.insert(0, _here)
-    from automation.versions import as_dict
 
-    return as_dict()
-
-
-V = _versions()
+_pins = _load_versions()
+V = _pins.as_dict()
+LINT_TOOLS = _pins.LINT_TOOLS.requirements()
 PYTHON = V["python"]
 # Environments with Airflow resolve as of its release (its constraint files are not always reachable).
 AIRFLOW_PINS = [f"apache-airflow[cncf.kubernetes,postgres]=={V['airflow']}"]
@@ -37,8 +46,9 @@ AIRFLOW_PINS = [f"apache-airflow[cncf.kubernetes,postgres]=={V['airflow']}"]
 def _install(session: nox.Session, *extras: str, airflow: bool = False) -> None:
     if airflow:
         # Airflow and its dependencies as of its release; our own tools (installed next) may be newer.
-        session.install(*AIRFLOW_PINS, env={"UV_EXCLUDE_NEWER": V["airflow_release_date"]})
-    session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+        session.install(*AIRFLOW_PINS, env={**INSTALL_ENV, "UV_EXCLUDE_NEWER": V["airflow_release_date"]})
+    # Editable, so that paths derived from the package are the checkout's; the *.egg-info it writes is ignored.
+    session.install("-e", f".[{','.join(extras)}]" if extras else ".", env=INSTALL_ENV)
 
 
 def _automation(session: nox.Session, command: str) -> None:
@@ -110,11 +120,12 @@ def rotate_fernet_key(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff and mypy."""
-    session.install("ruff", "mypy", "types-PyYAML")
+    """ruff, mypy and the layer contract of `automation` (import-linter)."""
+    session.install(*LINT_TOOLS, env=INSTALL_ENV)
     _install(session)
-    session.run("ruff", "check", "automation", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "automation", "tests", "benchmarks", "noxfile.py", "dags")
     session.run("mypy")
+    session.run("lint-imports")
 
 
 @nox.session(python=PYTHON)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PY:-.nox/tests/bin/python}
-k8s=$($py -c 'from automation.versions import VERSIONS; v=VERSIONS.kubernetes.lstrip("v").split("."); print(f"{v[0]}.{v[1]}.0")')
+k8s=$($py -c 'from automation.core.versions import VERSIONS; v=VERSIONS.kubernetes.lstrip("v").split("."); print(f"{v[0]}.{v[1]}.0")')
 mkdir -p render/ci-matrix
 if [ -n "${AIRFLOW_CHART_DIR:-}" ]; then
   # The Helm repository is out of reach: render the chart from the local copy to validate it too.

@@ -1,3 +1,3 @@
-from automation.cli import main
+from automation.cli.main import main
 
 raise SystemExit(main())

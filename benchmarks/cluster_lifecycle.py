@@ -16,10 +16,9 @@ import time
 
 from _timing import REPO, automation, report
 
-from automation.desired import AIRFLOW_IMAGE
-from automation.helm import chart_ref
+from automation.core.runner import Runner
+from automation.k8s.helm import chart_ref
 from automation.providers import provider_for
-from automation.runner import Runner
 from automation.settings import load_target
 
 
@@ -62,7 +61,8 @@ def main() -> None:
         bare.append(bare_helm_install(args.target))
     if cold:
         cold_median = report("cold up (from nothing to Ready + UI)", cold)
-        bare_median = report(f"bare helm upgrade --install --wait ({AIRFLOW_IMAGE})", bare)
+        image = provider_for(Runner(), load_target(args.target)).airflow_image()
+        bare_median = report(f"bare helm upgrade --install --wait ({image})", bare)
         print(f"ratio cold up / bare helm: {cold_median / bare_median:.2f} (target <= 1.3)")
     automation("up", *t)
     report("no-op up", [automation("up", *t) for _ in range(args.runs)], 3.0)

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from automation import dagcheck  # noqa: E402
+from automation.dags import gate as dagcheck  # noqa: E402
 
 IMPORT_CODE = "import time; t = time.perf_counter(); import common.utils; print(time.perf_counter() - t)"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from automation.images import BuildOptions, build, discover  # noqa: E402
-from automation.runner import Runner  # noqa: E402
+from automation.core.runner import Runner  # noqa: E402
+from automation.images.build import BuildOptions, build, discover  # noqa: E402
 
 
 def cold(image_name: str, installer: str, base: str | None, ca: Path | None) -> float:

@@ -40,6 +40,9 @@ FROM ${BASE_IMAGE}
 RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home --no-log-init airflow \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /root/.cache
 COPY --from=build /opt/venv /opt/venv
+# The task launcher (images/launcher/launch.py, copied into the build context by `nox -s images`): runs a task
+# script from the DAGs mount or from a bucket (dags/common/contract.py LAUNCHER names this path).
+COPY launch.py /opt/automation/launch.py
 ENV PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
     HOME=/home/airflow
 USER 50000:0

@@ -6,8 +6,9 @@ and Cloud Composer.
     with project_dag("example1", "example1", output="output/summary.csv"):
         project_task("example1", "extract", "example1/scripts/extract.py", image="pandas-basic")
 
-The target's facts come from AUTOMATION_* variables that the chart sets on every Airflow component
-(automation/desired.py `task_env`), so DAG files never name a target. The DAG processor imports this module
+The target's facts come from AUTOMATION_* variables set on every Airflow component, defined once in
+`common/contract.py` (the automation package writes them from the same definition), so DAG files never name a
+target. The DAG processor imports this module
 for every DAG file: nothing heavy is imported at module level (Airflow and the Kubernetes models are imported
 inside the functions, where the DAG file is already paying for them).
 """
@@ -36,9 +37,8 @@ __all__ = [
     "project_task",
 ]
 
-DAGS_PATH = "/opt/airflow/dags"
-DATA_MOUNT = "/data"
-UID = 50000
+from common.contract import DAGS_PATH, DATA_MOUNT, GID, UID, TaskPodFacts
+
 # A fixed date: a moving one (now() - 1 day) changes the DAG at every parse.
 START_DATE = _dt.datetime(2025, 1, 1, tzinfo=_dt.UTC)
 DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
@@ -48,15 +48,14 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
 IMAGES_FILE = Path(__file__).resolve().parent.parent / "images.json"
 
 
-def _env(name: str, default: str) -> str:
-    """The variable's value, the default when unset; an empty value is kept (it means "none" on cloud targets)."""
-    value = os.environ.get(name)
-    return default if value is None else value
+def facts() -> TaskPodFacts:
+    """This target's task-pod facts, from the Airflow component's environment (the local ones when unset)."""
+    return TaskPodFacts.from_env(os.environ)
 
 
 def data_root(project: str) -> str:
     """Where the project's data lives as its tasks see it: a folder in the pod, or gs://BUCKET/PROJECT."""
-    root = os.environ.get("AUTOMATION_DATA_ROOT") or DATA_MOUNT
+    root = facts().data_root or DATA_MOUNT
     return f"{root.rstrip('/')}/{project}"
 
 
@@ -66,6 +65,9 @@ def _image_tags() -> dict[str, str]:
         tags = json.loads(IMAGES_FILE.read_text())
     except FileNotFoundError:
         raise RuntimeError(f"{IMAGES_FILE} is missing: run `nox -s images`") from None
+    except ValueError as exc:
+        raise RuntimeError(f"{IMAGES_FILE} is not valid JSON ({exc}): restore it with "
+                           "`git checkout dags/common/images.json`, or run `nox -s images`") from None
     if not isinstance(tags, dict):
         raise RuntimeError(f"{IMAGES_FILE}: expected a JSON object of image name -> tag")
     return {str(k): str(v) for k, v in tags.items()}
@@ -76,7 +78,7 @@ def image_ref(name: str) -> str:
     tags = _image_tags()
     if name not in tags:
         raise ValueError(f"unknown image {name!r}: expected one of {sorted(tags)} (folders under images/)")
-    registry = os.environ.get("AUTOMATION_IMAGE_REGISTRY", "").rstrip("/")
+    registry = facts().image_registry.rstrip("/")
     return f"{registry}/{name}:{tags[name]}" if registry else f"{name}:{tags[name]}"
 
 
@@ -117,7 +119,11 @@ def project_task(
     env: Mapping[str, str] | None = None,
     **operator_kwargs: Any,
 ) -> KubernetesPodOperator:
-    """A KubernetesPodOperator running `python /opt/airflow/dags/SCRIPT ARGS` in a worker image.
+    """A KubernetesPodOperator running the task script SCRIPT with ARGS in a worker image.
+
+    The image's launcher (contract.LAUNCHER) runs the script from the target's code root: the DAGs folder
+    mounted in the pod (local targets, GKE: an edited script is used by the next run, no rebuild), or the
+    environment bucket's dags/ folder, fetched at start (Cloud Composer 3, where pods get no volumes).
 
     project: the name of the project's ConfigMap, Secret and data folder (k8s/PROJECT, data/PROJECT).
     script: path of the script under the DAGs folder, e.g. "example1/scripts/extract.py".
@@ -130,26 +136,29 @@ def project_task(
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
+    from common.contract import LAUNCHER
+
     if script.startswith("/") or ".." in Path(script).parts:
         raise ValueError(f"script {script!r}: expected a path relative to the DAGs folder")
+    target = facts()
     volumes: list[k8s.V1Volume] = []
     mounts: list[k8s.V1VolumeMount] = []
-    # Empty claim names mean the target provides these paths another way (cloud targets): no volume then.
-    dags_claim = _env("AUTOMATION_DAGS_CLAIM", "airflow-dags")
-    if dags_claim:
+    # No claim name: the target provides these paths another way (Composer: buckets), so no volume.
+    if target.dags_claim:
         volumes.append(k8s.V1Volume(name="dags", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
-            claim_name=dags_claim, read_only=True)))
+            claim_name=target.dags_claim, read_only=True)))
         mounts.append(k8s.V1VolumeMount(name="dags", mount_path=DAGS_PATH, read_only=True))
-    data_claim = _env("AUTOMATION_DATA_CLAIM", "airflow-data")
-    if data_claim:
+    if target.data_claim:
         volumes.append(k8s.V1Volume(name="data", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
-            claim_name=data_claim)))
+            claim_name=target.data_claim)))
         # subPath: a task sees its own project's data and nothing else.
         mounts.append(k8s.V1VolumeMount(name="data", mount_path=f"{DATA_MOUNT}/{project}", sub_path=project))
 
-    env_vars = [k8s.V1EnvVar(name="DATA_ROOT", value=data_root(project)),
-                k8s.V1EnvVar(name="PROJECT", value=project)]
-    env_vars += [k8s.V1EnvVar(name=k, value=v) for k, v in (env or {}).items()]
+    plain = {"DATA_ROOT": data_root(project), "PROJECT": project}
+    if target.storage_emulator_host:
+        # Only where a GCS emulator stands in for Cloud Storage: the client libraries read this variable.
+        plain["STORAGE_EMULATOR_HOST"] = target.storage_emulator_host
+    env_vars = [k8s.V1EnvVar(name=k, value=v) for k, v in {**plain, **(env or {})}.items()]
     # optional: a project without a ConfigMap or a Secret still runs.
     env_from = [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=project, optional=True)),
                 k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=project, optional=True))]
@@ -160,8 +169,9 @@ def project_task(
         labels["dag"] = _label(dag_id)
 
     defaults: dict[str, Any] = {
-        "namespace": _env("AUTOMATION_NAMESPACE", "airflow") or "airflow",
-        "service_account_name": _env("AUTOMATION_TASK_SERVICE_ACCOUNT", "default") or "default",
+        "namespace": target.namespace or "airflow",
+        "service_account_name": target.service_account or "default",
+        "annotations": dict(target.pod_annotations),
         "on_finish_action": "delete_succeeded_pod",  # failed pods stay, for `kubectl logs/describe`
         "get_logs": True,
         "image_pull_policy": "IfNotPresent",
@@ -170,7 +180,7 @@ def project_task(
         task_id=task_id,
         name=_label(f"{project}-{task_id}"),
         image=image_ref(image),
-        cmds=["python", f"{DAGS_PATH}/{script}"],
+        cmds=["python", LAUNCHER, "--code-root", target.code_root or DAGS_PATH, script],
         arguments=list(args or []),
         env_vars=env_vars,
         env_from=env_from,
@@ -179,10 +189,10 @@ def project_task(
         container_resources=_resources(resources),
         labels=labels,
         security_context=k8s.V1PodSecurityContext(
-            run_as_non_root=True, run_as_user=UID, run_as_group=0,
+            run_as_non_root=True, run_as_user=UID, run_as_group=GID,
             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")),
         container_security_context=k8s.V1SecurityContext(
-            run_as_non_root=True, run_as_user=UID, run_as_group=0, allow_privilege_escalation=False,
+            run_as_non_root=True, run_as_user=UID, run_as_group=GID, allow_privilege_escalation=False,
             capabilities=k8s.V1Capabilities(drop=["ALL"])),
         **{**defaults, **operator_kwargs},
     )

@@ -1,0 +1,61 @@
+"""`python -m automation COMMAND [--target NAME] [--dry-run] ...`: what every nox session calls.
+
+Bad input and failed steps end with one `error: ... -- fix` line and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from automation.cli import dags, e2e, images, lifecycle, task
+from automation.cli.args import common
+from automation.cli.registry import HANDLERS, SPECS
+from automation.core.errors import UserError
+from automation.core.runner import Runner, mask
+
+# Each module registers its commands when imported; the order is the order of `--help`.
+COMMAND_MODULES = (lifecycle, images, task, e2e, dags)
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's usage dump is not one line: keep the contract.
+        raise UserError(f"{self.prog}: {message}", f"see `{self.prog} --help`")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="automation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name, help_text, setup in SPECS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        common(p)
+        if setup:
+            setup(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    runner = Runner()
+    try:
+        args = build_parser().parse_args(argv)
+        runner = Runner(dry_run=args.dry_run, verbose=args.verbose)
+        code = HANDLERS[args.command](args, runner)
+        return int(code or 0)
+    except UserError as exc:
+        print(mask(exc.line()), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted -- run the same command again: every step is safe to repeat", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if runner.verbose:
+            raise
+        print(mask(f"error: unexpected {type(exc).__name__}: {exc} -- rerun with -v for the full trace, "
+                   "and report it"), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

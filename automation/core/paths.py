@@ -1,0 +1,33 @@
+"""Every path the product derives, one function each: the repository, its `.state` folder, a target's state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_ROOT = REPO_ROOT / ".state"
+SETTINGS_FILE = REPO_ROOT / "targets.yaml"
+DAGS_FOLDER = REPO_ROOT / "dags"
+IMAGES_DIR = REPO_ROOT / "images"
+PROJECTS_DIR = REPO_ROOT / "k8s"
+# The file DAGs read image tags from (written by `nox -s images`).
+IMAGE_TAGS_FILE = DAGS_FOLDER / "common" / "images.json"
+
+
+def state_dir(target_name: str) -> Path:
+    """Where a target's local state lives (pid files, merged values, the lock); made on first use, private."""
+    path = STATE_ROOT / target_name
+    if not path.is_dir():
+        STATE_ROOT.mkdir(mode=0o700, exist_ok=True)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def rel(path: Path | None) -> str:
+    """A path as the user should read it: relative to the repository when inside it."""
+    if path is None:
+        return ""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,72 @@
+"""Prerequisites: each tool found with its version, or reported with how to fix it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from automation.core.errors import UserError
+from automation.core.runner import Runner
+from automation.core.versions import VERSIONS, at_least
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    version_cmd: list[str]
+    parse: Callable[[str], str]
+    minimum: str
+    install: str
+
+
+def _first_version(text: str) -> str:
+    match = re.search(r"v?(\d+\.\d+\.\d+)", text)
+    return match.group(1) if match else "0"
+
+
+def _kubectl(text: str) -> str:
+    try:
+        return _first_version(json.loads(text)["clientVersion"]["gitVersion"])
+    except (ValueError, KeyError):
+        return _first_version(text)
+
+
+TOOLS = {
+    "minikube": Tool("minikube", ["minikube", "version", "--short"], _first_version, VERSIONS.min_minikube,
+                     f"install minikube {VERSIONS.minikube}: https://minikube.sigs.k8s.io/docs/start/"),
+    "kubectl": Tool("kubectl", ["kubectl", "version", "--client", "-o", "json"], _kubectl, VERSIONS.min_kubectl,
+                    f"install kubectl {VERSIONS.kubectl}: https://kubernetes.io/docs/tasks/tools/"),
+    "helm": Tool("helm", ["helm", "version", "--short"], _first_version, VERSIONS.min_helm,
+                 f"install helm {VERSIONS.helm}: https://helm.sh/docs/intro/install/"),
+    "docker": Tool("docker", ["docker", "version", "--format", "{{.Client.Version}}"], _first_version,
+                   VERSIONS.min_docker, "install Docker Engine or Docker Desktop and start it"),
+    "gcloud": Tool("gcloud", ["gcloud", "version", "--format=json"], _first_version, "400.0.0",
+                   "install the Google Cloud CLI: https://cloud.google.com/sdk/docs/install"),
+}
+
+
+def check(runner: Runner, names: tuple[str, ...]) -> dict[str, str]:
+    """Found versions by tool; every problem is listed, then one error (a warning in a dry run)."""
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for name in names:
+        tool = TOOLS[name]
+        if runner.which(name) is None:
+            problems.append(f"{name} not found ({tool.install})")
+            continue
+        result = runner.try_read(tool.version_cmd, timeout=30)
+        version = tool.parse(result.stdout if result else "")
+        if not at_least(version, tool.minimum):
+            problems.append(f"{name} {version} is older than {tool.minimum} ({tool.install})")
+            continue
+        found[name] = version
+    runner.ok(", ".join(f"{k} {v}" for k, v in found.items()) or "no tools found")
+    for problem in problems:
+        runner.say(f"    {'warning' if runner.dry_run else 'missing'}: {problem}")
+    if problems and not runner.dry_run:
+        first = problems[0]
+        raise UserError(first.split(" (")[0] + (f" (and {len(problems) - 1} more above)" if len(problems) > 1 else ""),
+                        first.split(" (", 1)[1].rstrip(")") if " (" in first else None)
+    return found

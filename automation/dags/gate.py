@@ -1,0 +1,218 @@
+"""DAG integrity gate: every DAG file loads with Airflow's own DagBag, without import errors or cycles, and
+quickly (the DAG processor re-parses every file continuously: slow top-level code slows every DAG).
+
+Parsing runs in a child process with a throw-away AIRFLOW_HOME, so ~/airflow is never created or read, and
+so Airflow is imported only there (this module is imported by `up` in environments without Airflow).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from automation.core.errors import UserError
+from automation.core.paths import DAGS_FOLDER, REPO_ROOT, state_dir
+from automation.core.runner import Runner
+from automation.settings.model import Target
+
+MAX_PARSE_SECONDS = 2.0
+MARKER = "@@dagcheck@@"
+LINT_FLAG = "AUTOMATION_COMPOSER_LINT"
+# Imported once per DAG processor process and shared by every DAG file: loaded before timing, so a file's
+# parse time is its own work and not whichever file happens to be parsed first.
+SHARED_IMPORTS = ("airflow.sdk", "airflow.providers.cncf.kubernetes.operators.pod")
+
+
+@dataclass
+class FileReport:
+    file: str
+    seconds: float
+    dags: list[str]
+    tasks: int
+
+
+@dataclass
+class Report:
+    files: list[FileReport] = field(default_factory=list)
+    import_errors: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    dags: dict[str, list[str]] = field(default_factory=dict)
+    warmup_seconds: float = 0.0
+    # "dag.task" -> Composer 3 findings, when the parse ran with the Composer lint.
+    pod_findings: dict[str, list[str]] = field(default_factory=dict)
+
+
+def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
+    """Environment for an Airflow that touches nothing outside `home`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    pythonpath = [str(dags_folder), str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join(pythonpath),
+    })
+    return env
+
+
+def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[str, str] | None = None,
+          composer_lint: bool = False) -> Report:
+    """Load dags_folder with the real DagBag in a child process; what it found, per file.
+
+    `task_env` is a target's AUTOMATION_* facts (the DAG helpers read them); `composer_lint` also lints every
+    task's pod against Cloud Composer 3's rules."""
+    if importlib.util.find_spec("airflow") is None:
+        raise UserError("Airflow is not installed in this Python environment, the DAG check needs it",
+                        "run it through nox: `nox -s dags`")
+    if not dags_folder.is_dir():
+        raise UserError(f"DAG folder {dags_folder} does not exist", "run from a clone of this repository")
+    with tempfile.TemporaryDirectory(prefix="dagcheck-") as home:
+        try:
+            proc = subprocess.run([sys.executable, "-m", "automation.dags.gate", "--worker", str(dags_folder)],
+                                  capture_output=True, text=True, timeout=timeout, cwd=home,
+                                  env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
+                                       **({LINT_FLAG: "1"} if composer_lint else {})})
+        except subprocess.TimeoutExpired:
+            raise UserError(f"parsing {dags_folder} took more than {timeout:.0f}s",
+                            "look for top-level code that blocks (network, database) in the DAG files") from None
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise UserError(f"the DAG parser process failed (exit {proc.returncode}): {last}",
+                        "rerun with -v, or run `python -m automation.dags.gate --worker dags` to see the trace")
+    data = json.loads(lines[-1][len(MARKER):])
+    return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
+                  warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
+                  pod_findings=data.get("pod_findings", {}))
+
+
+def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
+    """Every problem found, one line each (empty: the gate passes)."""
+    problems = [f"{file}: {error.strip().splitlines()[-1] if error.strip() else 'import error'}"
+                for file, error in sorted(report.import_errors.items())]
+    problems += [f"{f.file}: parsing took {f.seconds:.2f}s (limit {max_seconds:g}s): move heavy work out of "
+                 "the top level (into the task)" for f in report.files if f.seconds > max_seconds]
+    if not report.dags and not report.import_errors:
+        problems.append("no DAG found (a DAG file must contain the words 'airflow' and 'dag')")
+    return problems
+
+
+def gate(runner: Runner, dags_folder: Path = DAGS_FOLDER, max_seconds: float = MAX_PARSE_SECONDS) -> Report:
+    """The gate `up` and `nox -s dags` run: prints each file's parse time, raises UserError on any problem."""
+    report = parse(dags_folder)
+    runner.say(f"    shared imports (airflow.sdk, KubernetesPodOperator) loaded in {report.warmup_seconds:.2f}s")
+    for f in sorted(report.files, key=lambda f: f.file):
+        runner.say(f"    {f.seconds:6.3f}s  {f.file}  ({', '.join(f.dags) or 'no DAG'}; {f.tasks} tasks)")
+    for warning in report.warnings:
+        runner.say(f"    warning: {warning}")
+    problems = check(report, max_seconds)
+    if problems:
+        more = f" (and {len(problems) - 1} more, listed above)" if len(problems) > 1 else ""
+        for problem in problems:
+            runner.say(f"    problem: {problem}")
+        raise UserError(f"DAG integrity: {problems[0]}{more}", "fix the DAG file, then run `nox -s dags`")
+    total = sum(len(d) for d in report.dags.values())
+    runner.ok(f"{total} DAGs in {len(report.files)} files: no import errors, no cycles, "
+              f"each file parsed in <= {max_seconds:g}s")
+    return report
+
+
+def composer_gate(runner: Runner, targets: list[Target], dags_folder: Path = DAGS_FOLDER) -> None:
+    """Every task pod, built as each Composer target would build it, against Composer 3's pod rules."""
+    from automation.providers import provider_for
+
+    for target in targets:
+        report = parse(dags_folder, task_env=provider_for(runner, target).task_env(), composer_lint=True)
+        findings = [f"{task}: {finding}" for task, found in sorted(report.pod_findings.items()) for finding in found]
+        for finding in findings:
+            runner.say(f"    problem: {finding}")
+        if findings:
+            more = f" (and {len(findings) - 1} more, listed above)" if len(findings) > 1 else ""
+            raise UserError(f"Composer 3 (target {target.name}): {findings[0]}{more}",
+                            "change the task's pod (README: Cloud Composer 3), then run `nox -s dags`")
+        runner.ok(f"target {target.name}: {len(report.pod_findings)} task pods follow Composer 3's rules")
+
+
+def gate_once(runner: Runner, target: Target) -> None:
+    """The gate as `up` runs it. It takes seconds (Airflow's imports), so a pass is remembered against a
+    fingerprint of the DAG files and of the Airflow version: an unchanged folder is not parsed again."""
+    if runner.dry_run:
+        runner.plan(f"DAG integrity gate over {DAGS_FOLDER.name}/ (the `dags` command)")
+        return
+    stamp = state_dir(target.name).parent / "dagcheck.pass"
+    fingerprint = dags_fingerprint(DAGS_FOLDER)
+    if stamp.is_file() and stamp.read_text() == fingerprint:
+        runner.ok("DAG files unchanged since the last passing check")
+        return
+    gate(runner)
+    stamp.write_text(fingerprint)
+
+
+def dags_fingerprint(folder: Path) -> str:
+    import hashlib
+
+    from automation.core.versions import VERSIONS
+
+    digest = hashlib.sha256(VERSIONS.airflow.encode())
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            info = path.stat()
+            digest.update(f"{path.relative_to(folder)}:{info.st_size}:{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _worker(dags_folder: str) -> None:
+    """Child process: the DagBag's findings as one JSON line on stdout."""
+    import importlib
+    import logging
+
+    t0 = time.perf_counter()
+    for module in SHARED_IMPORTS:
+        importlib.import_module(module)
+    from airflow.dag_processing.dagbag import DagBag
+
+    warmup = time.perf_counter() - t0
+    logging.disable(logging.WARNING)
+    # DagBag already runs check_cycle on every DAG: a cycle is an import error of its file.
+    bag = DagBag(dag_folder=dags_folder, include_examples=False, safe_mode=True)
+    root = Path(dags_folder)
+
+    def rel(path: str) -> str:
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            return path
+
+    dags: dict[str, list[str]] = {}
+    for dag_id, dag in bag.dags.items():
+        dags.setdefault(rel(dag.fileloc), []).append(dag_id)
+    # FileLoadStat.file is relative to the folder (with a leading slash) in Airflow 3.
+    files = [{"file": rel(str(root / s.file.lstrip("/"))), "seconds": s.duration.total_seconds(),
+              "dags": sorted(dags.get(rel(str(root / s.file.lstrip("/"))), [])), "tasks": s.task_num}
+             for s in bag.dagbag_stats]
+    warnings = [f"{rel(file)}: {w}" for file, ws in getattr(bag, "captured_warnings", {}).items() for w in ws]
+    result = {"files": files, "import_errors": {rel(k): v for k, v in bag.import_errors.items()},
+              "warnings": warnings, "dags": dags, "warmup_seconds": warmup}
+    if os.environ.get(LINT_FLAG) == "1":
+        from automation.dags.composer_lint import lint_operator
+
+        result["pod_findings"] = {f"{dag_id}.{task.task_id}": lint_operator(task)
+                                  for dag_id, dag in sorted(bag.dags.items()) for task in dag.tasks
+                                  if hasattr(task, "build_pod_request_obj")}
+    print(MARKER + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        _worker(sys.argv[2])
+    else:
+        raise SystemExit("usage: python -m automation.dags.gate --worker DAGS_FOLDER (or `nox -s dags`)")

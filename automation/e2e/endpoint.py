@@ -1,0 +1,82 @@
+"""Where the Airflow API is (--url, `up`'s port-forward, or a temporary one) and the login to use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from automation.core.errors import UserError
+from automation.core.runner import Runner
+from automation.k8s.airflow_secrets import decode, login_secret_name
+from automation.k8s.cluster import Unreachable
+from automation.k8s.port_forward import PortForward, pick_port
+from automation.providers import Provider
+
+if TYPE_CHECKING:
+    from automation.e2e.run import Options
+
+E2E_FORWARD = "e2e-port-forward"
+
+
+@contextmanager
+def api_url(runner: Runner, provider: Provider, opts: Options) -> Iterator[str]:
+    """--url; else the port-forward `up` left running; else a temporary port-forward, closed afterwards."""
+    if opts.url:
+        yield opts.url
+        return
+    if not provider.cluster_access:
+        raise UserError("Cloud Composer's Airflow is not reached through a port-forward",
+                        "pass --url with the environment's airflow_uri "
+                        "(gcloud composer environments describe ENV --format='value(config.airflowUri)')")
+    url = provider.ui_forward().healthy_url()
+    if url:
+        runner.ok(f"using the port-forward of `nox -s up`: {url}")
+        yield url
+        return
+    with temporary_forward(runner, provider) as url:
+        yield url
+
+
+@contextmanager
+def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
+    target = provider.target
+    if runner.which("kubectl") is None:
+        raise UserError("'kubectl' was not found on PATH, and no Airflow URL is known",
+                        "install kubectl, run `nox -s up` (it opens the port-forward), or pass --url")
+    state = provider.state()
+    if isinstance(state, Unreachable):
+        raise UserError(f"no Airflow API to check: no port-forward is running and the cluster is unreachable "
+                        f"({state.why})", "start Airflow with `nox -s up`, or pass --url")
+    # Its own files: `up`'s port-forward is not ours to stop.
+    ui = provider.ui_forward()
+    forward = PortForward(E2E_FORWARD, ui.folder, ui.kubectl_args, ui.namespace, ui.service)
+    port = pick_port(target.ui.port + 1, explicit=False)
+    try:
+        with runner.step(f"temporary port-forward to svc/{forward.service} on {port}"):
+            url = forward.start(runner, port, fix="start Airflow with `nox -s up`, or pass --url")
+        yield url
+    finally:
+        forward.stop(runner)
+
+
+# -- credentials -----------------------------------------------------------------------------------------------
+def credentials(runner: Runner, provider: Provider, opts: Options) -> tuple[str, str]:
+    target = provider.target
+    username = opts.username or target.login.username
+    password = opts.password or target.login.password
+    if password:
+        # --password is registered by the command; the target's fixed password is in git, not a secret, and
+        # masking a word such as "admin" everywhere would hide the user name too.
+        return username, password
+    name = login_secret_name(target)
+    state = provider.state()
+    if isinstance(state, Unreachable):
+        raise UserError(f"target {target.name!r} has no fixed password and its Secret {name} cannot be read "
+                        f"({state.why})", "pass --password")
+    values = decode(state.get("Secret", name, target.namespace))
+    password = values.get("password") or (next(iter(values.values())) if len(values) == 1 else "")
+    if not password:
+        raise UserError(f"Secret {name} in namespace {target.namespace} has no 'password' key",
+                        "pass --password, or create the Secret with a 'password' key")
+    return values.get("username") or username, password

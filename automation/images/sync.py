@@ -1,0 +1,45 @@
+"""`images`: build what is missing, make it available to the target, write the tags file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from automation.core.errors import UserError
+from automation.core.runner import Runner
+from automation.images.build import BuildOptions, build, discover, exists_locally, select
+from automation.images.load import Loader
+from automation.images.tags import TAGS_FILE, write_tags
+from automation.settings.model import Target
+
+
+def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_only: bool = False,
+           options: BuildOptions | None = None, tags_file: Path = TAGS_FILE) -> dict[str, str]:
+    """Build what is missing, load it per the target, write the tags file. Returns name -> tag."""
+    options = options or BuildOptions()
+    if options.ca_bundle is not None and not options.ca_bundle.is_file():
+        raise UserError(f"CA bundle {options.ca_bundle} does not exist", "give the path of a PEM file")
+    known = discover()
+    chosen = select(known, only)
+    if not chosen:
+        raise UserError("no image to build under images/", "add images/NAME/requirements.in and its lock (see README)")
+    loader = None if build_only else Loader(runner, target)
+    tags: dict[str, str] = {}
+    built = 0
+    for image in chosen:
+        tag = image.tag(options)
+        ref = f"{image.name}:{tag}"
+        tags[image.name] = tag
+        with runner.step(f"image {ref}"):
+            if exists_locally(runner, ref):
+                runner.ok(f"{ref} is up to date (inputs unchanged): no build")
+            else:
+                build(runner, image, ref, options)
+                built += 1
+            if loader is not None:
+                loader.load(ref)
+    write_tags(runner, tags, known, tags_file)
+    verb = "would build" if runner.dry_run else "built"
+    runner.say(f"==> images: {verb} {built}, unchanged {len(chosen) - built}"
+               + ("" if loader is None else f", loaded per '{target.images.load}'"))
+    return tags

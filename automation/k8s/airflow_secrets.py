@@ -1,0 +1,74 @@
+"""Airflow's own secrets: made once, never regenerated; the external metadata DB URL; the UI login."""
+
+from __future__ import annotations
+
+import base64
+import re
+import secrets as pysecrets
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from automation.core.errors import UserError
+from automation.core.runner import register_secret
+from automation.k8s.objects import Secret
+from automation.settings.model import Target
+
+# One Secret holds every key the chart reads by name (fernetKeySecretName, apiSecretKeySecretName, ...).
+CORE_KEYS = ("fernet-key", "api-secret-key", "jwt-secret", "webserver-secret-key")
+
+
+def core_secret_name(target: Target) -> str:
+    return f"{target.release}-core-secrets"
+
+
+def metadata_secret_name(target: Target) -> str:
+    return f"{target.release}-metadata-db"
+
+
+def login_secret_name(target: Target) -> str:
+    return target.login.password_secret or f"{target.release}-ui-login"
+
+
+def generate(key: str) -> str:
+    value = Fernet.generate_key().decode() if key == "fernet-key" else pysecrets.token_urlsafe(32)
+    register_secret(value)
+    return value
+
+
+def decode(secret: dict[str, Any] | None) -> dict[str, str]:
+    """The values of a Secret read from the cluster (registered as secrets: they are never printed)."""
+    values = {k: base64.b64decode(v).decode() for k, v in ((secret or {}).get("data") or {}).items()}
+    for value in values.values():
+        register_secret(value)
+    return values
+
+
+def core_secret(target: Target, existing: dict[str, Any] | None) -> tuple[Secret, list[str]]:
+    """The core Secret with every present key kept as is, and the names of the keys that were missing."""
+    current = decode(existing)
+    missing = [k for k in CORE_KEYS if not current.get(k)]
+    data = {k: current.get(k) or generate(k) for k in CORE_KEYS}
+    return Secret(core_secret_name(target), target.namespace, data), missing
+
+
+def rotate_fernet(current: dict[str, str]) -> dict[str, str]:
+    """Airflow's documented rotation, first half: NEW,OLD so both decrypt; `airflow rotate-fernet-key`
+    re-encrypts, then `finish` keeps NEW alone."""
+    old = current["fernet-key"].split(",")[0]
+    return {**current, "fernet-key": f"{generate('fernet-key')},{old}"}
+
+
+def external_db_url(target: Target) -> str:
+    path = target.path(target.database.url_file or "")
+    if not path.is_file():
+        raise UserError(f"database URL file {path} does not exist",
+                        "write the SQLAlchemy URL (postgresql://USER:PASS@HOST:5432/DB) into it")
+    url = path.read_text().strip()
+    if "://" not in url:
+        raise UserError(f"{path}: expected a SQLAlchemy URL such as postgresql://USER:PASS@HOST:5432/DB")
+    register_secret(url)
+    password = re.match(r"^[^:]+://[^:/@]+:([^@]+)@", url)
+    if password:
+        register_secret(password.group(1))
+    return url

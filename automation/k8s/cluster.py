@@ -1,0 +1,158 @@
+"""Cluster state, read and changed through one interface (the kubernetes client, server-side apply).
+
+`ClusterState` is what every decision of `up`, `down` and `status` reads. `LiveCluster` talks to a real
+cluster; `Unreachable` stands for a cluster that cannot be read (no cluster yet, in a dry run): every object
+is absent, so the plan shows everything `up` would create.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Protocol
+
+from automation.core.errors import UserError
+
+FIELD_MANAGER = "airflow-automation"
+_API = {
+    "Namespace": "v1",
+    "PersistentVolume": "v1",
+    "PersistentVolumeClaim": "v1",
+    "Secret": "v1",
+    "ConfigMap": "v1",
+    "Pod": "v1",
+    "ServiceAccount": "v1",
+    "Service": "v1",
+    "Event": "v1",
+    "Node": "v1",
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "Job": "batch/v1",
+}
+_CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "Node"}
+
+
+class ClusterState(Protocol):
+    reachable: bool
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None: ...
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class Unreachable:
+    reachable = False
+
+    def __init__(self, why: str = "cluster not reachable"):
+        self.why = why
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        return None
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+        return []
+
+
+class LiveCluster:
+    """A real cluster through the kubernetes client."""
+
+    reachable = True
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None, timeout: float = 10):
+        from kubernetes import config
+        from kubernetes.config.config_exception import ConfigException
+        from kubernetes.dynamic import DynamicClient
+
+        try:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+        except (ConfigException, FileNotFoundError, TypeError) as exc:
+            where = f"context {context!r}" if context else "the current kube context"
+            raise UserError(f"cannot load {where}: {exc}",
+                            "check KUBECONFIG and `kubectl config get-contexts`") from None
+        self.api_client = api_client
+        self.timeout = timeout
+        try:
+            self.dynamic = DynamicClient(api_client)
+        except Exception as exc:
+            host = api_client.configuration.host
+            raise UserError(f"cluster at {host} is not reachable ({type(exc).__name__})",
+                            "start the cluster (nox -s up) or check the kube context") from None
+        self._resources: dict[str, Any] = {}
+
+    def resource(self, kind: str) -> Any:
+        if kind not in self._resources:
+            self._resources[kind] = self.dynamic.resources.get(api_version=_API[kind], kind=kind)
+        return self._resources[kind]
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            obj = self.resource(kind).get(name=name, namespace=None if kind in _CLUSTER_SCOPED else namespace,
+                                          _request_timeout=self.timeout)
+        except NotFoundError:
+            return None
+        return obj.to_dict()
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            result = self.resource(kind).get(namespace=namespace, label_selector=selector,
+                                             _request_timeout=self.timeout)
+        except NotFoundError:
+            return []
+        return [item.to_dict() for item in result.items]
+
+    def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        kind = manifest["kind"]
+        meta = manifest["metadata"]
+        result = self.resource(kind).server_side_apply(
+            body=manifest,
+            name=meta["name"],
+            namespace=meta.get("namespace"),
+            field_manager=FIELD_MANAGER,
+            force_conflicts=True,
+        )
+        return result.to_dict()
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
+        from kubernetes.dynamic.exceptions import NotFoundError
+
+        try:
+            self.resource(kind).delete(name=name, namespace=None if kind in _CLUSTER_SCOPED else namespace)
+        except NotFoundError:
+            return False
+        return True
+
+    def pod_log(self, name: str, namespace: str, tail: int = 20) -> str:
+        from kubernetes import client
+
+        try:
+            return str(client.CoreV1Api(self.api_client).read_namespaced_pod_log(
+                name, namespace, tail_lines=tail, _request_timeout=self.timeout))
+        except Exception as exc:
+            return f"(no log: {type(exc).__name__})"
+
+
+def connect(kubeconfig: str | None, context: str | None) -> LiveCluster | Unreachable:
+    """A live cluster when one answers, otherwise Unreachable with the reason."""
+    try:
+        cluster = LiveCluster(kubeconfig, context)
+        cluster.resource("Namespace")
+        return cluster
+    except UserError as exc:
+        return Unreachable(exc.problem)
+    except Exception as exc:
+        return Unreachable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+
+
+def wait_for_pod(state: LiveCluster, name: str, namespace: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    phase = "Pending"
+    while time.monotonic() < deadline:
+        pod = state.get("Pod", name, namespace)
+        phase = (pod or {}).get("status", {}).get("phase", "Pending")
+        if phase in ("Succeeded", "Failed"):
+            return str(phase)
+        time.sleep(1)
+    return str(phase)

@@ -1,0 +1,160 @@
+"""Plain data describing the Kubernetes objects a target needs, rendered to manifests in one place.
+
+Nothing here talks to a cluster: `k8s.apply` applies what these render, `lifecycle.render` writes them.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+MANAGED_BY = "airflow-automation"
+STORAGE_CLASS = "airflow-hostpath"
+
+
+def meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY, **(labels or {})}}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+@dataclass(frozen=True)
+class Namespace:
+    name: str
+
+    def render(self) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta(self.name)}
+
+
+@dataclass(frozen=True)
+class StaticVolume:
+    """A PersistentVolume bound to exactly one claim, no provisioner (reclaim policy Retain).
+
+    `source` is the volume source as the PersistentVolume spec names it: {"hostPath": ...} on local clusters,
+    {"csi": ...} for a GCS bucket on GKE. Pods only ever name the claim.
+    """
+
+    name: str  # the claim's name, which pods refer to
+    namespace: str
+    size: str
+    source: dict[str, Any]
+    access_mode: str = "ReadWriteMany"
+    storage_class: str = STORAGE_CLASS
+    mount_options: tuple[str, ...] = ()
+
+    @property
+    def pv_name(self) -> str:
+        # PersistentVolumes are cluster-wide: the namespace keeps two environments on one cluster apart.
+        return f"{self.namespace}-{self.name}"
+
+    def render(self) -> list[dict[str, Any]]:
+        spec: dict[str, Any] = {
+            "capacity": {"storage": self.size},
+            "accessModes": [self.access_mode],
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": self.storage_class,
+        }
+        if self.mount_options:
+            spec["mountOptions"] = list(self.mount_options)
+        spec.update(self.source)
+        spec["claimRef"] = {"namespace": self.namespace, "name": self.name}
+        pv = {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": meta(self.pv_name), "spec": spec}
+        pvc = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": meta(self.name, self.namespace),
+            "spec": {
+                "accessModes": [self.access_mode],
+                "storageClassName": self.storage_class,
+                "volumeName": self.pv_name,
+                "resources": {"requests": {"storage": self.size}},
+            },
+        }
+        return [pv, pvc]
+
+
+def host_path_volume(name: str, namespace: str, node_path: str, size: str, access_mode: str = "ReadWriteMany",
+                     path_type: str = "DirectoryOrCreate") -> StaticVolume:
+    """A claim over a node folder. DirectoryOrCreate for node-native folders we own (logs); Directory for
+    mounts that must already exist."""
+    return StaticVolume(name, namespace, size, {"hostPath": {"path": node_path, "type": path_type}}, access_mode)
+
+
+@dataclass(frozen=True)
+class Secret:
+    name: str
+    namespace: str
+    data: dict[str, str]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> dict[str, Any]:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in sorted(self.data.items())}
+        return {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": meta(self.name, self.namespace, self.labels),
+            "data": encoded,
+        }
+
+
+@dataclass(frozen=True)
+class ConfigMap:
+    name: str
+    namespace: str
+    data: dict[str, str]
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta(self.name, self.namespace, self.labels),
+            "data": dict(sorted(self.data.items())),
+        }
+
+
+@dataclass(frozen=True)
+class NodeFolderJob:
+    """A one-shot pod that creates node folders owned by uid 50000 (hostPath cannot set an owner).
+
+    It runs the Airflow image the cluster already has, as root, and only runs `install -d`.
+    """
+
+    name: str
+    namespace: str
+    image: str
+    folders: tuple[str, ...]  # node paths
+    uid: int = 50000
+    gid: int = 0
+
+    def render(self) -> dict[str, Any]:
+        mounts, volumes, script = [], [], []
+        for i, path in enumerate(self.folders):
+            parent, leaf = path.rstrip("/").rsplit("/", 1)
+            volumes.append({"name": f"f{i}", "hostPath": {"path": parent or "/", "type": "DirectoryOrCreate"}})
+            mounts.append({"name": f"f{i}", "mountPath": f"/node/f{i}"})
+            script.append(f"install -d -o {self.uid} -g {self.gid} -m 0775 /node/f{i}/{leaf}")
+            script.append(f"chown {self.uid}:{self.gid} /node/f{i}/{leaf} && chmod 0775 /node/f{i}/{leaf}")
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": meta(self.name, self.namespace, {"app.kubernetes.io/component": "node-folders"}),
+            "spec": {
+                "restartPolicy": "Never",
+                "containers": [
+                    {
+                        "name": "folders",
+                        "image": self.image,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["/bin/sh", "-ec", " && ".join(script)],
+                        "securityContext": {"runAsUser": 0, "runAsGroup": 0},
+                        "volumeMounts": mounts,
+                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                    }
+                ],
+                "volumes": volumes,
+            },
+        }

@@ -1,0 +1,71 @@
+"""Waiting for Airflow's components, with progress on one line, and a diagnosis when they do not come up."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from automation.core.errors import UserError
+from automation.core.runner import Runner
+from automation.k8s.cluster import LiveCluster
+from automation.settings.model import Target
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+def component_status(state: LiveCluster, target: Target) -> dict[str, tuple[int, int]]:
+    """ready/desired replicas by component, from the chart's Deployments and StatefulSets."""
+    found: dict[str, tuple[int, int]] = {}
+    for kind in ("Deployment", "StatefulSet"):
+        for obj in state.list(kind, target.namespace, f"release={target.release}"):
+            component = obj["metadata"].get("labels", {}).get("component")
+            if component in COMPONENTS:
+                spec = obj.get("spec", {}).get("replicas", 1)
+                ready = obj.get("status", {}).get("readyReplicas") or 0
+                found[component] = (ready, spec)
+    return found
+
+
+def wait_ready(runner: Runner, state: LiveCluster, target: Target, timeout: float | None = None) -> float:
+    timeout = timeout or target.ready_timeout
+    t0 = time.monotonic()
+    last = ""
+    while True:
+        status = component_status(state, target)
+        line = ", ".join(f"{c} {status.get(c, (0, 1))[0]}/{status.get(c, (0, 1))[1]}" for c in COMPONENTS)
+        if all(c in status and status[c][0] >= status[c][1] > 0 for c in COMPONENTS):
+            runner.ok(f"ready after {time.monotonic() - t0:.0f}s: {line}")
+            return time.monotonic() - t0
+        if time.monotonic() - t0 > timeout:
+            diagnose(runner, state, target)
+            raise UserError(f"Airflow was not ready after {timeout:.0f}s ({line})",
+                            "read the pod events and logs above; fix, then run `nox -s up` again")
+        if line != last or int(time.monotonic() - t0) % 15 == 0:
+            runner.say(f"    [{time.monotonic() - t0:4.0f}s] {line}")
+            last = line
+        time.sleep(3)
+
+
+def _not_ready(pod: dict[str, Any]) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    phase = pod.get("status", {}).get("phase")
+    return phase != "Succeeded" and not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def diagnose(runner: Runner, state: LiveCluster, target: Target) -> None:
+    """Events and last log lines of every pod that is not ready."""
+    events = state.list("Event", target.namespace)
+    for pod in state.list("Pod", target.namespace):
+        if not _not_ready(pod):
+            continue
+        name = pod["metadata"]["name"]
+        runner.say(f"--- pod {name}: {pod.get('status', {}).get('phase')}")
+        for container in pod.get("status", {}).get("containerStatuses") or []:
+            waiting = (container.get("state") or {}).get("waiting")
+            if waiting:
+                runner.say(f"    {container['name']}: {waiting.get('reason')} {waiting.get('message') or ''}".rstrip())
+        for event in events:
+            if event.get("involvedObject", {}).get("name") == name and event.get("type") == "Warning":
+                runner.say(f"    event: {event.get('reason')}: {event.get('message')}")
+        for line in state.pod_log(name, target.namespace, tail=10).splitlines()[-10:]:
+            runner.say(f"    log: {line}")

@@ -1,0 +1,36 @@
+"""`down` (stop, keep data, logs and secrets) and `down --purge` (delete everything)."""
+
+from __future__ import annotations
+
+from automation.core.errors import UserError
+from automation.core.runner import Runner
+from automation.lifecycle.lock import exclusive
+from automation.providers import provider_for
+from automation.providers.base import UpOptions
+from automation.settings.model import Target
+
+
+def down(runner: Runner, target: Target, options: UpOptions) -> None:
+    provider = provider_for(runner, target)
+    with exclusive(target, "down"):
+        if provider.cluster_access:
+            provider.ui_forward().stop(runner)
+        if options.purge:
+            if not options.yes and not runner.dry_run:
+                answer = input(f"Delete namespace {target.namespace}, its volumes and secrets, "
+                               f"for target {target.name}? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    raise UserError("purge cancelled", "nothing was deleted; pass --yes to skip the question")
+            provider.purge_all()
+            runner.say(f"down --purge: target {target.name} deleted (namespace, volumes, secrets).")
+            if target.database.mode == "external":
+                runner.say("    note: the external metadata database keeps its data, encrypted with the deleted "
+                           "Fernet key: drop and recreate it before the next `up` (its connections and variables "
+                           "cannot be read).")
+            return
+        if provider.down_stops_cluster:
+            provider.stop()
+        else:
+            provider.uninstall()
+        runner.say(f"down: target {target.name} stopped; data, logs and secrets are kept. "
+                   f"`nox -s up -- --target {target.name}` brings it back; `--purge` deletes everything.")

@@ -1,0 +1,48 @@
+"""`status`: one table of the target's state, read only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from automation.core.runner import Runner
+from automation.k8s import airflow_secrets
+from automation.k8s.cluster import LiveCluster
+from automation.k8s.ready import component_status
+from automation.providers import provider_for
+from automation.settings.model import Target
+
+
+def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, Any]:
+    provider = provider_for(runner, target)
+    state = provider.state()
+    rows: dict[str, Any] = {"target": f"{target.name} ({provider.kind})", "cluster": provider.cluster_summary(),
+                            "mounts": provider.mounts_summary()}
+    ns = state.get("Namespace", target.namespace)
+    rows["namespace"] = f"{target.namespace}: {'present' if ns else 'absent'}"
+    vols = []
+    for volume in provider.volumes():
+        claim = state.get("PersistentVolumeClaim", volume.name, target.namespace)
+        vols.append(f"{volume.name} {(claim or {}).get('status', {}).get('phase', 'absent')}")
+    rows["volumes"] = ", ".join(vols) or "-"
+    names = [airflow_secrets.core_secret_name(target), *target.projects]
+    present = [n for n in names if state.get("Secret", n, target.namespace)]
+    rows["secrets"] = f"present: {', '.join(present) or 'none'}" + (
+        f"; absent: {', '.join(sorted(set(names) - set(present)))}" if set(names) - set(present) else "")
+    release = provider.helm().release() if state.reachable else None
+    rows["release"] = (f"{release.name} revision {release.revision}, {release.status}, chart {release.chart_version}"
+                       if release else "not installed")
+    if isinstance(state, LiveCluster):
+        comps = component_status(state, target)
+        rows["pods ready"] = ", ".join(f"{c} {r}/{d}" for c, (r, d) in sorted(comps.items())) or "none"
+    else:
+        rows["pods ready"] = "cluster unreachable"
+    url = provider.ui_forward().url() if provider.cluster_access else None
+    rows["ui"] = url or "not forwarded (`nox -s up` opens it)"
+    if as_json:
+        runner.say(json.dumps(rows, indent=2))
+    else:
+        width = max(len(k) for k in rows)
+        for key, value in rows.items():
+            runner.say(f"{key:<{width}}  {value}")
+    return rows

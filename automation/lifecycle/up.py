@@ -1,0 +1,76 @@
+"""`up`: every step reads the state first and does only what is missing, so it is safe to run again.
+
+The order is the same on every target; what each step does there is the provider's (providers/).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automation.core import prereqs
+from automation.core.errors import UserError
+from automation.core.runner import Runner
+from automation.dags.gate import gate_once
+from automation.k8s.projects import project_objects
+from automation.lifecycle.lock import exclusive
+from automation.providers import Provider, provider_for
+from automation.providers.base import UpOptions
+from automation.settings.model import Target
+
+
+def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] | None = None) -> dict[str, Any]:
+    provider = provider_for(runner, target)
+    report: dict[str, Any] = {"target": target.name}
+    mode = " (dry run: nothing is changed)" if runner.dry_run else ""
+    runner.say(f"up: target {target.name} ({provider.kind}), namespace {target.namespace}{mode}")
+    with exclusive(target, "up"):
+        with runner.step("prerequisites"):
+            preflight(provider, options)
+            prereqs.check(runner, provider.binaries)
+        # Every input is read before anything is made: a bad file stops `up` with nothing changed.
+        inputs = provider.read_deploy_inputs(options)
+        projects = project_objects(target)
+        with runner.step(f"cluster ({provider.kind})"):
+            provider.ensure_cluster()
+        with runner.step("mounts"):
+            provider.ensure_mounts()
+        report["objects"] = provider.ensure_objects(projects)
+        if not options.skip_dags_check:
+            with runner.step("DAG integrity (skip with --skip-dags-check)"):
+                gate_once(runner, target)
+        with runner.step(provider.deploy_title(inputs)):
+            report["deploy"] = provider.deploy(inputs)
+        report["url"] = url = provider.wait_and_open(options, report)
+    user, password = provider.login_hint()
+    if runner.dry_run:
+        runner.say(f"\nDry run complete: nothing was changed. A real run would serve {url} "
+                   f"(login {user} / {password}).")
+    else:
+        runner.say(f"\nAirflow is up: {url}  login {user} / {password}")
+    runner.say(f"Next: `{next_command('images', target, settings)}`, then `{next_command('e2e', target, settings)}`."
+               + ("" if not provider.cluster_access else
+                  f" Stop the UI forward: `{next_command('down', target, settings)}`."))
+    runner.say(f"Total {runner.elapsed().strip()}")
+    return report
+
+
+def next_command(session: str, target: Target, settings: list[str] | None) -> str:
+    """A command the user can copy as is: the same target and the same settings files."""
+    extra = "".join(f" --settings {path}" for path in settings or [])
+    return f"nox -s {session} -- --target {target.name}{extra}"
+
+
+def preflight(provider: Provider, options: UpOptions) -> None:
+    """Input checks that need no tool: refuse before anything is made."""
+    target = provider.target
+    provider.check_resources()
+    if target.mounts is not None:
+        for name, mount in (("dags", target.mounts.dags), ("data", target.mounts.data)):
+            if not target.path(mount.host).is_dir():
+                raise UserError(f"mount source {target.path(mount.host)} does not exist",
+                                f"create it, or fix targets.{target.name}.mounts.{name}.host")
+    if options.port is not None and provider.cluster_access:
+        from automation.k8s.port_forward import pick_port
+
+        if provider.ui_forward().url() != f"http://localhost:{options.port}":
+            pick_port(options.port, explicit=True)

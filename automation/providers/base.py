@@ -1,0 +1,412 @@
+"""The provider interface: every hook a lifecycle step calls, each with its default.
+
+The defaults describe the common case, Airflow deployed by the official chart on a cluster we can reach;
+`minikube`, `existing`, `gke` and `composer` override only what differs. `providers.provider_for` is the one
+place a target's provider is chosen.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+
+from automation.core.errors import UserError
+from automation.core.paths import state_dir
+from automation.core.runner import Runner
+from automation.core.versions import VERSIONS
+from automation.k8s import airflow_secrets
+from automation.k8s.apply import ensure
+from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
+from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_secrets
+from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
+from automation.k8s.port_forward import PortForward, pick_port
+from automation.k8s.ready import wait_ready
+from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, LOGS_CLAIM, TaskPodFacts
+from automation.settings.model import Target
+
+UI_FORWARD = "port-forward"
+
+
+@dataclass
+class UpOptions:
+    """What `up`, `down` and `render` take from the command line."""
+
+    values: list[str] = field(default_factory=list)
+    port: int | None = None
+    skip_dags_check: bool = False
+    no_wait: bool = False
+    purge: bool = False
+    yes: bool = False
+    out: str | None = None
+
+
+def host_memory_mb() -> int:
+    with open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+class Provider:
+    """Where a target's Airflow runs, and how each lifecycle step is done there."""
+
+    kind: ClassVar[str] = ""
+    binaries: ClassVar[tuple[str, ...]] = ("kubectl", "helm")
+    # `down` stops the whole cluster (Minikube) instead of removing the Airflow release from it.
+    down_stops_cluster: ClassVar[bool] = False
+    # The cluster is reached through the kubernetes API (False: Composer, managed by Google).
+    cluster_access: ClassVar[bool] = True
+    # Task pods read outputs from a folder of this machine (True: local clusters with mounts).
+    outputs_on_host: ClassVar[bool] = False
+    # Task pods must follow Cloud Composer 3's KubernetesPodOperator rules (dags.composer_lint).
+    composer_pod_rules: ClassVar[bool] = False
+
+    def __init__(self, runner: Runner, target: Target):
+        self.runner = runner
+        self.target = target
+        self._state: LiveCluster | None = None
+
+    # -- which cluster -----------------------------------------------------------------------------------------
+    def kubeconfig(self) -> str | None:
+        return None
+
+    def context(self) -> str | None:
+        return None
+
+    def kube_args(self) -> list[str]:
+        args = []
+        if self.kubeconfig():
+            args += ["--kubeconfig", str(self.kubeconfig())]
+        if self.context():
+            args += ["--kube-context", str(self.context())]
+        return args
+
+    def kubectl_args(self) -> list[str]:
+        return [a.replace("--kube-context", "--context") for a in self.kube_args()]
+
+    def state(self) -> LiveCluster | Unreachable:
+        # Connecting runs the API discovery (about a second): once per command is enough. A cluster that did
+        # not answer is asked again (it may just have been started).
+        if self._state is not None:
+            return self._state
+        found = connect(self.kubeconfig(), self.context())
+        if isinstance(found, LiveCluster):
+            self._state = found
+        return found
+
+    def airflow_version(self) -> str:
+        return self.target.airflow_version or VERSIONS.airflow
+
+    def airflow_image(self) -> str:
+        return f"apache/airflow:{self.airflow_version()}"
+
+    def state_dir(self) -> Path:
+        return state_dir(self.target.name)
+
+    # -- checks before anything is made --------------------------------------------------------------------------
+    def check_resources(self) -> None:
+        """Settings the target cannot run with, refused before anything changes."""
+
+    # -- the cluster -----------------------------------------------------------------------------------------
+    def ensure_cluster(self) -> None:
+        state = self.state()
+        if isinstance(state, Unreachable):
+            if self.runner.dry_run:
+                self.runner.say(f"    warning: {state.why} (dry run: planning as if the cluster were empty)")
+                return
+            where = f"kube context {self.context()!r}" if self.context() else "the current kube context"
+            raise UserError(f"{where} is not reachable: {state.why}",
+                            "start that cluster, or set existing.context in the target")
+        self.runner.ok(f"cluster reachable at {state.api_client.configuration.host}")
+
+    def ensure_mounts(self) -> None:
+        """Nothing to do unless the provider mounts host folders itself."""
+
+    def ensure_node_folders(self, state: ClusterState) -> None:
+        """Nothing to do unless the target's volumes are node folders."""
+
+    def stop(self) -> None:
+        """A shared cluster is not ours to stop: `down` removes the Airflow release only."""
+
+    def purge(self, state: ClusterState) -> None:
+        """Cluster-wide objects of the target (namespaced ones go with the namespace)."""
+        for volume in self.volumes():
+            self.runner.plan(f"delete PersistentVolume/{volume.pv_name}")
+            if isinstance(state, LiveCluster) and not self.runner.dry_run:
+                state.delete("PersistentVolume", volume.pv_name)
+
+    def cluster_summary(self) -> str:
+        state = self.state()
+        if isinstance(state, Unreachable):
+            return f"context {self.context() or '(current)'}: unreachable ({state.why})"
+        return f"context {self.context() or '(current)'}: {state.api_client.configuration.host}"
+
+    def mounts_summary(self) -> str:
+        if self.target.mounts is None:
+            return "-"
+        m = self.target.mounts
+        return f"dags {m.dags.host} -> {m.dags.node}; data {m.data.host} -> {m.data.node}"
+
+    # -- what the target needs ---------------------------------------------------------------------------------
+    def namespace(self) -> Namespace:
+        return Namespace(self.target.namespace)
+
+    def volumes(self) -> list[StaticVolume]:
+        """The claims behind logs, DAGs and data, and the volumes bound to them."""
+        return []
+
+    def node_folders(self) -> list[str]:
+        """Node folders that must exist and be writable by uid 50000."""
+        return []
+
+    def task_pod_facts(self) -> Any:
+        """What task pods get on this target (the contract `dags/common/utils` reads)."""
+        return TaskPodFacts(
+            target=self.target.name,
+            namespace=self.target.namespace,
+            data_root=self.target.data_root,
+            image_registry=self.target.images.registry or "",
+        )
+
+    def task_env(self) -> dict[str, str]:
+        return dict(self.task_pod_facts().to_env())
+
+    def chart_values(self) -> dict[str, Any]:
+        """Values generated from the settings; the common and per-target files hold the rest."""
+        target = self.target
+        core = airflow_secrets.core_secret_name(target)
+        values: dict[str, Any] = {
+            "executor": "KubernetesExecutor",
+            "airflowVersion": self.airflow_version(),
+            "defaultAirflowTag": self.airflow_version(),
+            "fernetKeySecretName": core,
+            "apiSecretKeySecretName": core,
+            "jwtSecretName": core,
+            "webserverSecretKeySecretName": core,
+            "env": [{"name": k, "value": v} for k, v in self.task_env().items()],
+        }
+        if target.login.password:
+            values["createUserJob"] = {"defaultUser": {"username": target.login.username,
+                                                       "password": target.login.password}}
+        if target.database.mode == "external":
+            values["postgresql"] = {"enabled": False}
+            values["data"] = {"metadataSecretName": airflow_secrets.metadata_secret_name(target)}
+        for component in target.disable:
+            values[component] = {"enabled": False}
+        return values
+
+    def extra_objects(self) -> list[dict[str, Any]]:
+        """Objects only this provider needs (manifests), applied after the shared ones and rendered with them."""
+        return []
+
+    def output_location(self, project: str, output: str) -> str:
+        """Where a DAG's declared output is read from this machine: a folder, or gs://."""
+        return f"{self.target.data_root.rstrip('/')}/{project}/{output}"
+
+    # -- up: objects, deploy, wait -------------------------------------------------------------------------------
+    def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
+        """Namespace, volumes, Airflow's secrets, each project's ConfigMap and Secret, then the provider's own."""
+        runner, target = self.runner, self.target
+        state = self.state()
+        if isinstance(state, Unreachable) and not runner.dry_run:
+            raise UserError(f"cluster not reachable after start: {state.why}", "check `kubectl get nodes`")
+        outcome: dict[str, str] = {}
+        with runner.step(f"namespace {target.namespace}"):
+            outcome["namespace"] = ensure(runner, state, self.namespace().render())
+        if self.volumes():
+            with runner.step("volumes: logs (node folder owned by 50000), DAGs (read-only), data"):
+                for volume in self.volumes():
+                    for manifest in volume.render():
+                        outcome[f"{manifest['kind']}/{manifest['metadata']['name']}"] = ensure(runner, state,
+                                                                                                manifest)
+                self.ensure_node_folders(state)
+        with runner.step("Airflow secrets (made once, never regenerated)"):
+            outcome.update(self.ensure_airflow_secrets(state))
+        with runner.step(f"projects: {', '.join(target.projects) or 'none'}"):
+            for obj in projects:
+                outcome[f"{type(obj).__name__}/{obj.name}"] = ensure(runner, state, obj.render())
+        outcome.update(self.ensure_extra(state))
+        return outcome
+
+    def ensure_airflow_secrets(self, state: ClusterState) -> dict[str, str]:
+        runner, target = self.runner, self.target
+        outcome: dict[str, str] = {}
+        name = airflow_secrets.core_secret_name(target)
+        current = state.get("Secret", name, target.namespace)
+        core, missing = airflow_secrets.core_secret(target, current)
+        if current is not None and not missing:
+            runner.ok(f"Secret/{name} present with {', '.join(airflow_secrets.CORE_KEYS)}: kept as is")
+            outcome["core-secret"] = "unchanged"
+        else:
+            if missing and current is not None:
+                runner.say(f"    adding missing keys {', '.join(missing)}; existing keys are kept")
+            else:
+                runner.say(f"    keys: {', '.join(airflow_secrets.CORE_KEYS)} (values never printed)")
+            outcome["core-secret"] = ensure(runner, state, core.render())
+        if target.database.mode == "external":
+            db = Secret(airflow_secrets.metadata_secret_name(target), target.namespace,
+                        {"connection": airflow_secrets.external_db_url(target)})
+            outcome["metadata-secret"] = ensure(runner, state, db.render())
+        return outcome
+
+    def ensure_extra(self, state: ClusterState) -> dict[str, str]:
+        """The provider's own objects, after the shared ones."""
+        outcome: dict[str, str] = {}
+        if self.extra_objects():
+            with self.runner.step(f"{self.kind}: its own objects"):
+                for manifest in self.extra_objects():
+                    outcome[f"{manifest['kind']}/{manifest['metadata']['name']}"] = ensure(self.runner, state,
+                                                                                            manifest)
+        return outcome
+
+    def helm(self) -> Helm:
+        return Helm(self.runner, self.target, self.kube_args())
+
+    def merged_values(self, options: UpOptions) -> dict[str, Any]:
+        values = merged_values(self.target, self.chart_values(), options.values)
+        register_value_secrets(values, self.target.login.password)
+        return values
+
+    def write_values(self, values: dict[str, Any]) -> Path:
+        path = self.state_dir() / "values.merged.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # may hold the UI password
+        with os.fdopen(fd, "w") as handle:
+            yaml.safe_dump(values, handle, sort_keys=True)
+        return path
+
+    def read_deploy_inputs(self, options: UpOptions) -> dict[str, Any]:
+        """Every input of `deploy`, read before anything is made: a bad file stops `up` with nothing changed."""
+        return {"chart": chart_ref(self.target), "values": self.merged_values(options)}
+
+    def deploy_title(self, inputs: dict[str, Any]) -> str:
+        return (f"Helm release {self.target.release} (chart {inputs['chart'].version}, "
+                f"Airflow {inputs['values']['airflowVersion']})")
+
+    def deploy(self, inputs: dict[str, Any]) -> str:
+        """Install or upgrade Airflow; 'unchanged' or why it changed."""
+        runner, target = self.runner, self.target
+        helm = self.helm()
+        release = helm.release()
+        if release is not None and release.pending:
+            runner.say(f"    release left {release.status} by an interrupted run: recovering")
+            helm.recover(release)
+            release = helm.release()
+        reason = helm.needs_upgrade(release, inputs["values"])
+        if reason is None:
+            runner.ok(f"release {target.release} revision {release.revision if release else '?'} "
+                      "already runs this chart with these values")
+            return "unchanged"
+        runner.say(f"    upgrade needed: {reason}")
+        helm.upgrade(inputs["chart"], self.write_values(inputs["values"]))
+        return reason
+
+    def ui_forward(self) -> PortForward:
+        return PortForward(UI_FORWARD, self.state_dir(), tuple(self.kubectl_args()), self.target.namespace,
+                           f"{self.target.release}-{self.target.ui.service}")
+
+    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
+        """Wait for Airflow's components, then open (or reuse) the UI's port-forward; the UI's URL."""
+        runner, target = self.runner, self.target
+        forward = self.ui_forward()
+        preferred = options.port or target.ui.port
+        if runner.dry_run or options.no_wait:
+            with runner.step("UI"):
+                runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background)")
+            return f"http://localhost:{preferred}"
+        state = self.state()
+        assert isinstance(state, LiveCluster)
+        with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
+            report["ready_seconds"] = wait_ready(runner, state, target)
+        with runner.step("UI"):
+            url = forward.healthy_url()
+            if url:
+                runner.ok(f"port-forward already running (pid {forward.process.pid()})")
+                return url
+            return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
+
+    def login_hint(self) -> tuple[str, str]:
+        login = self.target.login
+        password = login.password or (f"(kubectl get secret {airflow_secrets.login_secret_name(self.target)} "
+                                      f"-n {self.target.namespace})")
+        return login.username, password
+
+    def uninstall(self) -> None:
+        """`down` on a cluster we do not stop: remove the Airflow release, keep everything else."""
+        if isinstance(self.state(), Unreachable):
+            return
+        helm = self.helm()
+        if helm.release() is None:
+            self.runner.ok(f"release {self.target.release} not installed")
+        else:
+            helm.uninstall()
+
+    def delete_namespace(self, state: ClusterState) -> None:
+        self.runner.plan(f"delete Namespace/{self.target.namespace}")
+        if isinstance(state, LiveCluster) and not self.runner.dry_run:
+            state.delete("Namespace", self.target.namespace)
+            deadline = time.monotonic() + 300
+            while state.get("Namespace", self.target.namespace) and time.monotonic() < deadline:
+                time.sleep(2)
+
+    def purge_all(self) -> None:
+        """`down --purge`: the release, the namespace (its secrets and claims), then cluster-wide objects."""
+        state = self.state()
+        self.uninstall()
+        self.delete_namespace(state)
+        self.purge(state)
+
+
+class LocalClusterProvider(Provider):
+    """A cluster whose nodes see this repository's dags/ and data/ folders (Minikube, any existing context):
+    logs on a node folder, DAGs and data on the node's view of this machine's folders."""
+
+    outputs_on_host = True
+
+    def volumes(self) -> list[StaticVolume]:
+        from automation.k8s.objects import host_path_volume
+
+        target = self.target
+        if target.mounts is None:
+            return []
+        return [
+            host_path_volume(LOGS_CLAIM, target.namespace, target.logs.node_path, target.logs.size),
+            host_path_volume(DAGS_CLAIM, target.namespace, target.mounts.dags.node, "1Gi", "ReadOnlyMany",
+                             "Directory"),
+            host_path_volume(self.data_claim(), target.namespace, target.mounts.data.node, "10Gi",
+                             "ReadWriteMany", "Directory"),
+        ]
+
+    def data_claim(self) -> str:
+        return str(TaskPodFacts().data_claim)
+
+    def node_folders(self) -> list[str]:
+        target = self.target
+        if target.mounts is None:
+            return []
+        data = target.mounts.data.node.rstrip("/")
+        return [target.logs.node_path, *(f"{data}/{project}" for project in target.projects)]
+
+    def chart_values(self) -> dict[str, Any]:
+        values = super().chart_values()
+        values["logs"] = {"persistence": {"enabled": True, "existingClaim": LOGS_CLAIM}}
+        values.update(read_only_dags_values())
+        return values
+
+    def output_location(self, project: str, output: str) -> str:
+        if self.target.mounts is None:
+            raise UserError(f"target {self.target.name!r} has no mounts.data to find outputs in")
+        return str(self.target.path(self.target.mounts.data.host) / project / output)
+
+
+def read_only_dags_values() -> dict[str, Any]:
+    # The chart mounts a DAG claim read-write; mounting ours through the global volumes keeps it read-only.
+    return {
+        "volumes": [{"name": "dags-ro", "persistentVolumeClaim": {"claimName": DAGS_CLAIM, "readOnly": True}}],
+        "volumeMounts": [{"name": "dags-ro", "mountPath": DAGS_PATH, "readOnly": True}],
+    }

@@ -1,0 +1,210 @@
+"""Cloud Composer 3: Google runs Airflow; we hand it each project's ConfigMap and Secret (its user-workloads
+API), the task-pod facts (Airflow environment variables) and the DAGs (the environment's bucket), all through
+gcloud. No cluster access, no Helm.
+
+Nothing here needs credentials in a dry run: every gcloud read that fails counts as "absent", so the plan
+shows everything a first run would do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automation.core.errors import UserError
+from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
+from automation.k8s.objects import ConfigMap, Secret
+from automation.providers.base import Provider, UpOptions
+from automation.settings.contract import COMPOSER_NAMESPACE
+from automation.settings.model import Composer
+
+
+class ComposerProvider(Provider):
+    kind = "composer"
+    binaries = ("gcloud",)
+    cluster_access = False
+    composer_pod_rules = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._environment: dict[str, Any] = {}
+
+    @property
+    def composer(self) -> Composer:
+        assert self.target.composer is not None
+        return self.target.composer
+
+    def _where(self) -> list[str]:
+        c = self.composer
+        return ["--environment", c.environment, "--location", c.region, "--project", c.project]
+
+    def _env_cmd(self, *verb: str) -> list[str]:
+        c = self.composer
+        return ["gcloud", "composer", "environments", *verb, c.environment, "--location", c.region,
+                "--project", c.project]
+
+    def state(self) -> LiveCluster | Unreachable:
+        return Unreachable("Composer's cluster is managed by Google: read it through gcloud")
+
+    def check_resources(self) -> None:
+        target = self.target
+        if target.namespace != COMPOSER_NAMESPACE:
+            raise UserError(f"targets.{target.name}.namespace is {target.namespace!r}: Composer 3 runs task pods "
+                            f"in {COMPOSER_NAMESPACE} only", f"set namespace: {COMPOSER_NAMESPACE}")
+
+    # -- what the target needs ---------------------------------------------------------------------------------
+    def code_root(self) -> str:
+        bucket = self.composer.environment_bucket
+        return f"gs://{bucket.removeprefix('gs://').rstrip('/')}/dags" if bucket else ""
+
+    def task_pod_facts(self) -> Any:
+        """No claims and no node paths on Composer: task code and data come from buckets."""
+        return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
+                       code_root=self.code_root())
+
+    # -- up ------------------------------------------------------------------------------------------------------
+    def ensure_cluster(self) -> None:
+        """Composer environments are created once by hand: read the one the target names."""
+        env = self.describe()
+        if env is None:
+            if not self.runner.dry_run:
+                raise UserError(f"Composer environment {self.composer.environment} not found or not readable",
+                                "check the composer block of the target and `gcloud auth login`")
+            self.runner.say("    warning: environment not readable (dry run: planning as if it were empty)")
+            env = {}
+        else:
+            self.runner.ok(f"environment {self.composer.environment}: {env.get('state', '?')}")
+        self._environment = env
+
+    def describe(self) -> dict[str, Any] | None:
+        result = self.runner.try_read([*self._env_cmd("describe"), "--format=json"], timeout=120)
+        if result is None:
+            return None
+        try:
+            return dict(json.loads(result.stdout or "{}"))
+        except ValueError:
+            return None
+
+    def read_deploy_inputs(self, options: UpOptions) -> dict[str, Any]:
+        return {}
+
+    def deploy_title(self, inputs: dict[str, Any]) -> str:
+        return "Airflow environment variables (AUTOMATION_*), then DAGs and task scripts to the bucket"
+
+    def deploy(self, inputs: dict[str, Any]) -> str:
+        changed = self.ensure_env_variables(self._environment)
+        self.import_dags()
+        return changed
+
+    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
+        return str(((self._environment.get("config") or {}).get("airflowUri"))
+                   or "(the environment's Airflow URI)")
+
+    def login_hint(self) -> tuple[str, str]:
+        return "your Google account", "(Google sign-in)"
+
+    def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
+        """Each project's ConfigMap and Secret from the same k8s/PROJECT files, through Composer's API."""
+        outcome: dict[str, str] = {}
+        folder = self.state_dir() / "workloads"
+        for obj in projects:
+            is_secret = isinstance(obj, Secret)
+            group = "user-workloads-secrets" if is_secret else "user-workloads-config-maps"
+            flag = "--secret-file-path" if is_secret else "--config-map-file-path"
+            current = self.runner.try_read(["gcloud", "composer", "environments", group, "describe", obj.name,
+                                            *self._where(), "--format=json"], timeout=120)
+            if current is not None and isinstance(obj, ConfigMap) and _same_data(current.stdout, obj):
+                self.runner.ok(f"ConfigMap/{obj.name} unchanged")
+                outcome[f"ConfigMap/{obj.name}"] = "unchanged"
+                continue
+            verb = "update" if current is not None else "create"
+            path = folder / f"{'secret' if is_secret else 'configmap'}-{obj.name}.yaml"
+            if not self.runner.dry_run:
+                _write_private(path, composer_document(obj))
+            try:
+                self.runner.run(["gcloud", "composer", "environments", group, verb, *self._where(),
+                                 f"{flag}={path}"], timeout=300)
+            finally:
+                if is_secret and not self.runner.dry_run:
+                    path.unlink(missing_ok=True)  # secret values stay on disk no longer than the call
+            outcome[f"{type(obj).__name__}/{obj.name}"] = "created" if verb == "create" else "updated"
+        return outcome
+
+    def ensure_env_variables(self, env: dict[str, Any]) -> str:
+        wanted = self.task_env()
+        current = ((env.get("config") or {}).get("softwareConfig") or {}).get("envVariables") or {}
+        if all(current.get(k) == v for k, v in wanted.items()):
+            self.runner.ok("environment variables already set")
+            return "unchanged"
+        pairs = ",".join(f"{k}={v}" for k, v in sorted(wanted.items()))
+        # An environment update takes minutes: it runs only when a value differs.
+        self.runner.run([*self._env_cmd("update"), f"--update-env-variables={pairs}"], timeout=3600,
+                        stream=True, heartbeat=30)
+        return "updated"
+
+    def import_dags(self) -> None:
+        dags = self.target.path("dags")
+        if not dags.is_dir():
+            raise UserError(f"DAG folder {dags} does not exist", "run from the repository root")
+        # A directory is imported under its own name: import dags/'s entries so they land at the bucket's dags/.
+        for entry in sorted(dags.iterdir()):
+            if entry.name == "__pycache__" or entry.name.startswith("."):
+                continue
+            self.runner.run(["gcloud", "composer", "environments", "storage", "dags", "import", *self._where(),
+                             "--source", os.path.relpath(entry, Path.cwd()) if _inside_cwd(entry) else str(entry)],
+                            timeout=600)
+
+    # -- down, status --------------------------------------------------------------------------------------------
+    def uninstall(self) -> None:
+        """Composer environments are not stopped by this tool."""
+
+    def purge_all(self) -> None:
+        raise UserError("purging a Composer environment is not automated",
+                        "delete it with `gcloud composer environments delete` if you mean to")
+
+    def purge(self, state: ClusterState) -> None:
+        self.purge_all()
+
+    def cluster_summary(self) -> str:
+        c = self.composer
+        return f"Composer {c.project}/{c.region}/{c.environment}"
+
+    def mounts_summary(self) -> str:
+        return "DAGs in the environment's bucket (gcloud composer environments storage dags)"
+
+
+def composer_document(obj: ConfigMap | Secret) -> dict[str, Any]:
+    """The single-object YAML Composer's user-workloads commands take: name and data (Secret data base64)."""
+    rendered = obj.render()
+    doc: dict[str, Any] = {"apiVersion": "v1", "kind": rendered["kind"], "metadata": {"name": obj.name}}
+    if isinstance(obj, Secret):
+        doc["type"] = "Opaque"
+    doc["data"] = rendered["data"]
+    return doc
+
+
+def _same_data(described: str, obj: ConfigMap) -> bool:
+    try:
+        return bool((json.loads(described or "{}").get("data") or {}) == obj.data)
+    except ValueError:
+        return False
+
+
+def _write_private(path: Path, doc: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        yaml.safe_dump(doc, handle, sort_keys=False)
+
+
+def _inside_cwd(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return False
+    return True

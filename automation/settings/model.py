@@ -1,0 +1,181 @@
+"""What a target is: typed, validated settings (loaded from `targets.yaml` by `settings.files`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, field_validator
+from pydantic.dataclasses import dataclass as checked
+
+from automation.core.paths import REPO_ROOT
+from automation.core.versions import VERSIONS
+
+STRICT = ConfigDict(extra="forbid")
+
+DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")]
+
+
+@checked(config=STRICT)
+class Chart:
+    source: Literal["repo", "path"] = "repo"
+    repository: str = "https://airflow.apache.org"
+    name: str = "airflow"
+    path: str | None = None
+    version: str = VERSIONS.chart
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, value: str) -> str:
+        if not re.fullmatch(r"\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?", value):
+            raise ValueError(f"a chart version such as {VERSIONS.chart}, not {value!r}")
+        return value
+
+
+@checked(config=STRICT)
+class Minikube:
+    profile: DnsLabel = "airflow"
+    cpus: Annotated[int, Field(ge=2)] = 6
+    memory_mb: Annotated[int, Field(ge=2048)] = 8192
+    driver: str = "docker"
+    disk: Annotated[str, Field(pattern=r"^[0-9]+[mMgG][bB]?$")] = "40g"
+
+
+@checked(config=STRICT)
+class Existing:
+    # kube context to use; None means the current context of the kubeconfig.
+    context: str | None = None
+    kubeconfig: str | None = None
+
+
+@checked(config=STRICT)
+class Gke:
+    project: str
+    region: str
+    cluster: str
+    artifact_repository: str = "airflow"
+    # GCS Fuse backs the same claims as locally: DAGs (read-only) and data, each from its bucket.
+    dags_bucket: str = ""
+    data_bucket: str = ""
+    logs_bucket: str = ""
+    google_service_account: str = ""
+    kubernetes_service_account: str = "airflow-tasks"
+
+
+@checked(config=STRICT)
+class Composer:
+    project: str
+    region: str
+    environment: str
+    artifact_repository: str = "airflow"
+    data_bucket: str = ""
+    # The environment's own bucket (`gcloud composer environments describe ... --format='value(config.dagGcsPrefix)'`
+    # without /dags): task pods fetch their scripts from its dags/ folder.
+    environment_bucket: str = ""
+    # The Composer image the environment runs (composer-3-airflow-X.Y.Z-build.N): its Airflow version is
+    # the one DAGs are checked against.
+    image_version: str = ""
+
+
+@checked(config=STRICT)
+class Mount:
+    # Folder on this machine (relative to the repository) and where the node sees it.
+    host: str
+    node: str
+
+    @field_validator("node")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"an absolute path on the node, not {value!r}")
+        return value
+
+
+@checked(config=STRICT)
+class Mounts:
+    dags: Mount
+    data: Mount
+
+
+@checked(config=STRICT)
+class Logs:
+    # A node-native folder (not a host mount: containers cannot write there), owned by uid 50000.
+    node_path: str = "/data/airflow-logs"
+    size: Quantity = "5Gi"
+    # Remote logging (GKE): gs://BUCKET/PATH. Empty: logs live on the claim.
+    remote_base: str = ""
+
+
+@checked(config=STRICT)
+class Database:
+    # chart: the chart's bundled PostgreSQL. external: a connection URL from a git-ignored file, stored once
+    # as the Secret the chart reads (`data.metadataSecretName`).
+    mode: Literal["chart", "external"] = "chart"
+    url_file: str | None = None
+
+
+@checked(config=STRICT)
+class Images:
+    # How images built on this machine reach the cluster.
+    load: Literal["minikube", "kind", "registry", "none", "command"] = "minikube"
+    # For load=command: run once per image, {image} is replaced by NAME:TAG (a shell pipeline is allowed).
+    command: str | None = None
+    # For load=registry: prefix such as REGION-docker.pkg.dev/PROJECT/REPO.
+    registry: str | None = None
+    # kind cluster name for load=kind.
+    kind_cluster: str = "kind"
+
+
+@checked(config=STRICT)
+class Login:
+    username: str = "admin"
+    # The local target's fixed password; None on shared targets, where it comes from `password_secret`.
+    password: str | None = None
+    password_secret: str | None = None
+
+
+@checked(config=STRICT)
+class Ui:
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8090
+    service: str = "api-server"
+
+
+@checked(config=STRICT)
+class Target:
+    name: str
+    provider: Literal["minikube", "existing", "gke", "composer"]
+    namespace: DnsLabel = "airflow"
+    release: DnsLabel = "airflow"
+    chart: Chart = field(default_factory=Chart)
+    values: list[str] = field(default_factory=list)
+    projects: list[DnsLabel] = field(default_factory=list)
+    # Where each project's config.env / secret.env live (one folder per project).
+    projects_dir: str = "k8s"
+    ui: Ui = field(default_factory=Ui)
+    login: Login = field(default_factory=Login)
+    minikube: Minikube | None = None
+    existing: Existing | None = None
+    gke: Gke | None = None
+    composer: Composer | None = None
+    mounts: Mounts | None = None
+    logs: Logs = field(default_factory=Logs)
+    database: Database = field(default_factory=Database)
+    images: Images = field(default_factory=Images)
+    # Where task pods find their project's data: a path inside the pod, or gs://BUCKET.
+    data_root: str = "/data"
+    # Airflow components that cannot run on a cluster (for example statsd where its image cannot be pulled).
+    disable: list[str] = field(default_factory=list)
+    # The Airflow this target runs, when it is not the pinned one (versions.py).
+    airflow_version: str | None = None
+    # Seconds `up` waits for the Airflow components.
+    ready_timeout: Annotated[int, Field(ge=30)] = 900
+
+    def path(self, relative: str) -> Path:
+        """A settings path, relative to the repository root."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else REPO_ROOT / candidate
+
+

@@ -1,0 +1,258 @@
+"""The whole lifecycle on a real Kubernetes, through the product's public commands, in order.
+
+Runs against the kube-context target named by AUTOMATION_CLUSTER_TARGET (CI: `ci`, the local single-node
+cluster). With CI=true a missing cluster fails these tests instead of skipping them."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from automation.e2e.airflow_api import AirflowApi
+from tests.cluster.support import (
+    airflow_pods,
+    api,
+    cli,
+    cluster_target,
+    fernet_key,
+    kubectl,
+    lock_file,
+    printed_url,
+    resource_versions,
+    token,
+    wait_until,
+)
+from tests.conftest import HOST_CA, REPO
+from tests.dag_files.test_example_scripts import SALES, expected_summary, parse_summary
+
+pytestmark = pytest.mark.cluster
+SHARED: dict[str, Any] = {}
+CONN_ID = "cluster_test_conn"
+MISSING_IMAGE_DAG = '''"""Airflow DAG written by the cluster tests: its task's image was never loaded."""
+from common.utils import project_dag, project_task
+
+with project_dag("example1", "cluster_test_missing_image", output="output/never.csv"):
+    task = project_task("example1", "pull", "example1/scripts/extract.py", args=["--run-id", "x"])
+    task.image = "never-loaded-image:0.0.1"
+'''
+
+
+def task_log(url: str, dag_id: str, run_id: str, task_id: str) -> str:
+    client = AirflowApi(url)
+    try:
+        client.login(SHARED["user"], SHARED["password"])
+        return "\n".join(client.task_log(dag_id, run_id, task_id, 1))
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="module")
+def env() -> Any:
+    # `images` records the tags it built (on CI's base image) in dags/common/images.json: put back the
+    # committed file when these tests end.
+    tags = REPO / "dags/common/images.json"
+    committed = tags.read_text()
+    yield cluster_target()
+    tags.write_text(committed)
+
+
+def test_up_from_nothing(env: Any) -> None:
+    target, state = env
+    purge = cli("down", "--purge", "--yes")
+    assert purge.returncode == 0, purge.stderr
+    assert state.get("Namespace", target.namespace) is None
+    reset_db = os.environ.get("AUTOMATION_TEST_RESET_DB")
+    if target.database.mode == "external":
+        # The external DB outlives a purge; its rows are encrypted with the purged Fernet key.
+        assert reset_db, "AUTOMATION_TEST_RESET_DB must reset the external metadata DB (see .ci/run)"
+        subprocess.run(reset_db, shell=True, check=True)
+    started = time.monotonic()
+    up = cli("up")
+    assert up.returncode == 0, up.stderr
+    SHARED["cold_up_seconds"] = time.monotonic() - started
+    url, user, password = printed_url(up.stdout)
+    SHARED.update(url=url, user=user, password=password, fernet=fernet_key(state, target))
+    status = cli("status")
+    for component in ("api-server 1/1", "scheduler 1/1", "dag-processor 1/1", "triggerer 1/1"):
+        assert component in status.stdout
+    with api(url, token(url, user, password)) as client:
+        version = client.get("/api/v2/version")
+    assert version.status_code == 200 and version.json()["version"].startswith("3.")
+
+
+def test_up_again_changes_nothing(env: Any) -> None:
+    target, state = env
+    before = resource_versions(state, target)
+    started = time.monotonic()
+    up = cli("up")
+    took = time.monotonic() - started
+    print(f"no-op up took {took:.1f}s")
+    assert up.returncode == 0, up.stderr
+    assert "upgrade --install" not in up.stdout
+    assert "already runs this chart with these values" in up.stdout
+    assert "apply " not in up.stdout  # no object rewritten
+    assert resource_versions(state, target) == before
+    assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_connection_with_password_is_stored(env: Any) -> None:
+    url = SHARED["url"]
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        client.delete(f"/api/v2/connections/{CONN_ID}")
+        created = client.post("/api/v2/connections", json={
+            "connection_id": CONN_ID, "conn_type": "postgres", "host": "db.example", "login": "u",
+            "password": "s3cret-survives-restarts"})
+    assert created.status_code in (200, 201, 409), created.text
+
+
+def test_images_then_e2e_example1(env: Any, base_image: str) -> None:
+    images = cli("images", "--base-image", base_image, *(["--ca-bundle", str(HOST_CA)] if HOST_CA.is_file() else []))
+    assert images.returncode == 0, images.stderr
+    output = REPO / "data/example1/output/summary.csv"
+    output.unlink(missing_ok=True)
+    started = time.monotonic()
+    e2e = cli("e2e", "--dag", "example1", "--timeout", "600")
+    SHARED["e2e_seconds"] = time.monotonic() - started
+    assert e2e.returncode == 0, e2e.stdout + e2e.stderr
+    assert parse_summary(output.read_text()) == expected_summary(SALES)
+    run_id = re.search(r"ok: run (\S+) succeeded", e2e.stdout)
+    assert run_id, e2e.stdout
+    SHARED["example1_run"] = run_id.group(1)
+    # The extract pod reports what it was given: DAGs read-only, the project's ConfigMap and Secret as env.
+    log = task_log(SHARED["url"], "example1", SHARED["example1_run"], "extract")
+    assert "pod facts: dags read-only; config INPUT_FILE set; secret API_TOKEN set" in log
+
+
+@pytest.mark.parametrize("dag", ["example_db", "example_notebook"])
+def test_e2e_database_and_notebook_examples(env: Any, dag: str) -> None:
+    e2e = cli("e2e", "--dag", dag, "--timeout", "600")
+    assert e2e.returncode == 0, e2e.stdout + e2e.stderr
+
+
+def test_task_whose_image_was_never_loaded_fails_fast(env: Any) -> None:
+    dag_file = REPO / "dags/zz_cluster_test_missing_image.py"
+    dag_file.write_text(MISSING_IMAGE_DAG)
+    try:
+        started = time.monotonic()
+        e2e = cli("e2e", "--dag", "cluster_test_missing_image", "--timeout", "400")
+        took = time.monotonic() - started
+    finally:
+        dag_file.unlink()
+    assert e2e.returncode == 1
+    assert took < 300, f"took {took:.0f}s: should fail as soon as the pull fails"
+    assert "never-loaded-image:0.0.1" in e2e.stdout + e2e.stderr
+    assert re.search(r"ErrImagePull|ImagePullBackOff", e2e.stdout + e2e.stderr)
+    assert f"nox -s images -- --target {env[0].name}" in e2e.stderr
+
+
+def test_down_keeps_data_logs_and_secrets_then_up_restores(env: Any) -> None:
+    target, state = env
+    down = cli("down")
+    assert down.returncode == 0, down.stderr
+    wait_until(lambda: not airflow_pods(state, target), 300, "Airflow pods to go")
+    for claim in ("airflow-logs", "airflow-dags", "airflow-data"):
+        assert state.get("PersistentVolumeClaim", claim, target.namespace) is not None
+    assert fernet_key(state, target) == SHARED["fernet"]
+    up = cli("up")
+    assert up.returncode == 0, up.stderr
+    SHARED.update(url=printed_url(up.stdout)[0])
+    assert fernet_key(state, target) == SHARED["fernet"]
+    # The scheduler decrypts the stored password with the (same) Fernet key.
+    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
+                  "airflow", "connections", "get", CONN_ID, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    assert "s3cret-survives-restarts" in got.stdout
+    # A task log written before `down` is still readable through the API (logs live on the claim).
+    assert "pod facts:" in task_log(SHARED["url"], "example1", SHARED["example1_run"], "extract")
+
+
+def test_second_up_while_one_runs_is_refused(env: Any, tmp_path: Any) -> None:
+    target, _ = env
+    # A values change makes the first `up` run Helm (tens of seconds): a no-op `up` would be over too soon.
+    first = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name,
+                              "--values", str(marker_values(tmp_path, "concurrent"))],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: "up pid" in (lock_file(target).read_text() if lock_file(target).exists() else ""),
+                   60, "the first up to take the lock")
+        second = cli("up")
+        assert second.returncode == 2
+        assert "another command is already changing target" in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        _, err = first.communicate(timeout=900)
+    assert first.returncode == 0, err
+
+
+def last_revision(target: Any) -> str:
+    """`helm history` of the release, last revision, as JSON text."""
+    result = subprocess.run(["helm", "--kubeconfig", str(target.path(target.existing.kubeconfig)), "-n",
+                             target.namespace, "history", target.release, "-o", "json", "--max", "1"],
+                            capture_output=True, text=True)
+    return result.stdout
+
+
+def marker_values(folder: Any, marker: str) -> Any:
+    """Values that make Helm upgrade (and run its hooks) without restarting Airflow: an extra ConfigMap."""
+    path = folder / f"{marker}-values.yaml"
+    path.write_text(f"extraConfigMaps:\n  '{{{{ .Release.Name }}}}-interrupt-test':\n    data: |\n"
+                    f"      marker: \"{marker}\"\n")
+    return path
+
+
+def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
+    target, state = env
+    extra = marker_values(tmp_path, "killed")
+    proc = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name, "--values", str(extra)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "upgrade --install" in line:
+            break
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    print("after kill:", last_revision(target))
+    again = cli("up", "--values", str(extra))
+    assert again.returncode == 0, again.stderr
+    final = last_revision(target)
+    assert '"status":"deployed"' in final.replace(" ", "")
+    assert state.get("ConfigMap", f"{target.release}-interrupt-test", target.namespace) is not None
+    assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_fernet_key_rotation_keeps_connections_readable(env: Any) -> None:
+    target, state = env
+    old = fernet_key(state, target)
+    started = cli("rotate-fernet-key")
+    assert started.returncode == 0, started.stderr
+    keys = fernet_key(state, target).split(",")
+    assert len(keys) == 2 and keys[1] == old and keys[0] != old
+    finished = cli("rotate-fernet-key", "--finish")
+    assert finished.returncode == 0, finished.stderr
+    assert fernet_key(state, target) == keys[0]
+    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
+                  "airflow", "connections", "get", CONN_ID, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    assert "s3cret-survives-restarts" in got.stdout
+    again = cli("rotate-fernet-key", "--finish")
+    assert again.returncode == 2 and "no rotation in progress" in again.stderr
+
+
+def test_purge_deletes_namespace_volumes_and_secrets(env: Any) -> None:
+    target, state = env
+    purged = cli("down", "--purge", "--yes")
+    assert purged.returncode == 0, purged.stderr
+    assert state.get("Namespace", target.namespace) is None
+    for volume in ("logs", "dags", "data"):
+        assert state.get("PersistentVolume", f"{target.namespace}-airflow-{volume}") is None
+    assert httpx is not None

@@ -1,0 +1,60 @@
+"""The one command runner: dry-run, masking, timing, and one-line failures."""
+
+from __future__ import annotations
+
+import io
+import secrets
+
+import pytest
+
+from automation.core.errors import UserError
+from automation.core.runner import Runner, mask, register_secret
+
+
+def test_dry_run_prints_and_runs_nothing(tmp_path) -> None:
+    out = io.StringIO()
+    marker = tmp_path / "made"
+    runner = Runner(dry_run=True, out=out)
+    runner.run(["touch", str(marker)])
+    assert not marker.exists()
+    assert f"[dry-run] $ touch {marker}" in out.getvalue()
+    assert runner.commands() == [f"touch {marker}"]
+
+
+def test_reads_still_run_in_dry_run() -> None:
+    runner = Runner(dry_run=True, out=io.StringIO())
+    assert runner.read(["echo", "hello"]).stdout.strip() == "hello"
+
+
+def test_secrets_are_masked_everywhere() -> None:
+    value = secrets.token_hex(12)
+    register_secret(value)
+    out = io.StringIO()
+    runner = Runner(dry_run=True, out=out)
+    runner.run(["kubectl", "create", "secret", f"--from-literal=k={value}"])
+    assert value not in out.getvalue()
+    assert value not in " ".join(runner.commands())
+    assert mask(f"x{value}y") == "x******y"
+
+
+def test_failure_is_one_line_with_the_last_error_and_the_fix() -> None:
+    runner = Runner(out=io.StringIO())
+    with pytest.raises(UserError) as info:
+        runner.run(["sh", "-c", "echo first >&2; echo 'the real reason' >&2; exit 3"], fix="do this")
+    line = info.value.line()
+    assert "exit code 3" in line and "the real reason" in line and line.endswith("-- do this")
+
+
+def test_missing_binary_and_timeout() -> None:
+    runner = Runner(out=io.StringIO())
+    with pytest.raises(UserError, match="'no-such-tool-xyz' was not found on PATH"):
+        runner.run(["no-such-tool-xyz"])
+    with pytest.raises(UserError, match="did not finish within 1s"):
+        runner.run(["sleep", "5"], timeout=1)
+
+
+def test_each_step_is_timed() -> None:
+    runner = Runner(out=io.StringIO())
+    result = runner.run(["sleep", "0.2"])
+    assert result.seconds >= 0.2
+    assert runner.history[-1] is result
