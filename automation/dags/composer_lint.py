@@ -14,8 +14,9 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-NAMESPACE = "composer-user-workloads"
-XCOM_SIDECAR = "airflow-xcom-sidecar"
+from automation.settings.contract import COMPOSER_NAMESPACE as NAMESPACE
+from automation.settings.contract import XCOM_SIDECAR
+
 GIB = Decimal(1024**3)
 MIB = Decimal(1024**2)
 # Autopilot general-purpose class: per-pod minimums and maximums, and memory per vCPU.
@@ -147,10 +148,14 @@ class _OfflineHook:
         return None
 
 
-def lint_operator(operator: Any) -> list[str]:
-    """The findings for a KubernetesPodOperator task, from the pod it would launch."""
+def build_pod(operator: Any) -> dict[str, Any]:
+    """The pod a KubernetesPodOperator task would launch, built offline, as the API takes it."""
     from kubernetes.client import ApiClient
 
     operator.__dict__.setdefault("hook", _OfflineHook())  # `hook` is a cached_property: this pre-fills it
-    pod = operator.build_pod_request_obj()
-    return lint_pod(ApiClient().sanitize_for_serialization(pod))
+    return dict(ApiClient().sanitize_for_serialization(operator.build_pod_request_obj()))
+
+
+def lint_operator(operator: Any) -> list[str]:
+    """The findings for a KubernetesPodOperator task, from the pod it would launch."""
+    return lint_pod(build_pod(operator))

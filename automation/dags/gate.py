@@ -16,15 +16,16 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from automation.core.errors import UserError
-from automation.core.paths import DAGS_FOLDER, REPO_ROOT, state_dir
+from automation.core.paths import DAGS_FOLDER, REPO_ROOT
 from automation.core.runner import Runner
-from automation.settings.model import Target
 
 MAX_PARSE_SECONDS = 2.0
 MARKER = "@@dagcheck@@"
-LINT_FLAG = "AUTOMATION_COMPOSER_LINT"
+LINT_FLAG = "AUTOMATION_DAGCHECK_COMPOSER_LINT"
+PODS_FLAG = "AUTOMATION_DAGCHECK_PODS"
 # Imported once per DAG processor process and shared by every DAG file: loaded before timing, so a file's
 # parse time is its own work and not whichever file happens to be parsed first.
 SHARED_IMPORTS = ("airflow.sdk", "airflow.providers.cncf.kubernetes.operators.pod")
@@ -47,6 +48,8 @@ class Report:
     warmup_seconds: float = 0.0
     # "dag.task" -> Composer 3 findings, when the parse ran with the Composer lint.
     pod_findings: dict[str, list[str]] = field(default_factory=dict)
+    # "dag.task" -> the pod its KubernetesPodOperator builds (camelCase, as the API takes it), when asked for.
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
@@ -65,7 +68,7 @@ def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
 
 
 def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[str, str] | None = None,
-          composer_lint: bool = False) -> Report:
+          composer_lint: bool = False, pods: bool = False) -> Report:
     """Load dags_folder with the real DagBag in a child process; what it found, per file.
 
     `task_env` is a target's AUTOMATION_* facts (the DAG helpers read them); `composer_lint` also lints every
@@ -80,7 +83,8 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
             proc = subprocess.run([sys.executable, "-m", "automation.dags.gate", "--worker", str(dags_folder)],
                                   capture_output=True, text=True, timeout=timeout, cwd=home,
                                   env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
-                                       **({LINT_FLAG: "1"} if composer_lint else {})})
+                                       **({LINT_FLAG: "1"} if composer_lint else {}),
+                                       **({PODS_FLAG: "1"} if pods else {})})
         except subprocess.TimeoutExpired:
             raise UserError(f"parsing {dags_folder} took more than {timeout:.0f}s",
                             "look for top-level code that blocks (network, database) in the DAG files") from None
@@ -92,7 +96,7 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
     data = json.loads(lines[-1][len(MARKER):])
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
                   warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
-                  pod_findings=data.get("pod_findings", {}))
+                  pod_findings=data.get("pod_findings", {}), pods=data.get("pods", {}))
 
 
 def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
@@ -106,9 +110,10 @@ def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
     return problems
 
 
-def gate(runner: Runner, dags_folder: Path = DAGS_FOLDER, max_seconds: float = MAX_PARSE_SECONDS) -> Report:
+def gate(runner: Runner, dags_folder: Path = DAGS_FOLDER, max_seconds: float = MAX_PARSE_SECONDS,
+         report: Report | None = None) -> Report:
     """The gate `up` and `nox -s dags` run: prints each file's parse time, raises UserError on any problem."""
-    report = parse(dags_folder)
+    report = report or parse(dags_folder)
     runner.say(f"    shared imports (airflow.sdk, KubernetesPodOperator) loaded in {report.warmup_seconds:.2f}s")
     for f in sorted(report.files, key=lambda f: f.file):
         runner.say(f"    {f.seconds:6.3f}s  {f.file}  ({', '.join(f.dags) or 'no DAG'}; {f.tasks} tasks)")
@@ -124,50 +129,6 @@ def gate(runner: Runner, dags_folder: Path = DAGS_FOLDER, max_seconds: float = M
     runner.ok(f"{total} DAGs in {len(report.files)} files: no import errors, no cycles, "
               f"each file parsed in <= {max_seconds:g}s")
     return report
-
-
-def composer_gate(runner: Runner, targets: list[Target], dags_folder: Path = DAGS_FOLDER) -> None:
-    """Every task pod, built as each Composer target would build it, against Composer 3's pod rules."""
-    from automation.providers import provider_for
-
-    for target in targets:
-        report = parse(dags_folder, task_env=provider_for(runner, target).task_env(), composer_lint=True)
-        findings = [f"{task}: {finding}" for task, found in sorted(report.pod_findings.items()) for finding in found]
-        for finding in findings:
-            runner.say(f"    problem: {finding}")
-        if findings:
-            more = f" (and {len(findings) - 1} more, listed above)" if len(findings) > 1 else ""
-            raise UserError(f"Composer 3 (target {target.name}): {findings[0]}{more}",
-                            "change the task's pod (README: Cloud Composer 3), then run `nox -s dags`")
-        runner.ok(f"target {target.name}: {len(report.pod_findings)} task pods follow Composer 3's rules")
-
-
-def gate_once(runner: Runner, target: Target) -> None:
-    """The gate as `up` runs it. It takes seconds (Airflow's imports), so a pass is remembered against a
-    fingerprint of the DAG files and of the Airflow version: an unchanged folder is not parsed again."""
-    if runner.dry_run:
-        runner.plan(f"DAG integrity gate over {DAGS_FOLDER.name}/ (the `dags` command)")
-        return
-    stamp = state_dir(target.name).parent / "dagcheck.pass"
-    fingerprint = dags_fingerprint(DAGS_FOLDER)
-    if stamp.is_file() and stamp.read_text() == fingerprint:
-        runner.ok("DAG files unchanged since the last passing check")
-        return
-    gate(runner)
-    stamp.write_text(fingerprint)
-
-
-def dags_fingerprint(folder: Path) -> str:
-    import hashlib
-
-    from automation.core.versions import VERSIONS
-
-    digest = hashlib.sha256(VERSIONS.airflow.encode())
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            info = path.stat()
-            digest.update(f"{path.relative_to(folder)}:{info.st_size}:{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def _worker(dags_folder: str) -> None:
@@ -202,6 +163,11 @@ def _worker(dags_folder: str) -> None:
     warnings = [f"{rel(file)}: {w}" for file, ws in getattr(bag, "captured_warnings", {}).items() for w in ws]
     result = {"files": files, "import_errors": {rel(k): v for k, v in bag.import_errors.items()},
               "warnings": warnings, "dags": dags, "warmup_seconds": warmup}
+    if os.environ.get(PODS_FLAG) == "1":
+        from automation.dags.composer_lint import build_pod
+
+        result["pods"] = {f"{dag_id}.{task.task_id}": build_pod(task) for dag_id, dag in sorted(bag.dags.items())
+                          for task in dag.tasks if hasattr(task, "build_pod_request_obj")}
     if os.environ.get(LINT_FLAG) == "1":
         from automation.dags.composer_lint import lint_operator
 

@@ -115,6 +115,25 @@ class LiveCluster:
         )
         return result.to_dict()
 
+    def dry_run(self, manifest: dict[str, Any], create: bool = False) -> str | None:
+        """Send `manifest` to the API server as a dry run (server-side apply, or a create for objects that
+        carry generated names): None when it is accepted, else the server's reason."""
+        from kubernetes.dynamic.exceptions import DynamicApiError
+
+        meta = manifest["metadata"]
+        namespace = None if manifest["kind"] in _CLUSTER_SCOPED else meta.get("namespace")
+        try:
+            if create:
+                self.resource(manifest["kind"]).create(body=manifest, namespace=namespace, dry_run="All",
+                                                       _request_timeout=self.timeout)
+            else:
+                self.resource(manifest["kind"]).server_side_apply(
+                    body=manifest, name=meta["name"], namespace=namespace, field_manager=FIELD_MANAGER,
+                    force_conflicts=True, dry_run="All", _request_timeout=self.timeout)
+        except DynamicApiError as exc:
+            return str(getattr(exc, "summary", lambda: "")() or exc).splitlines()[0]
+        return None
+
     def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
         from kubernetes.dynamic.exceptions import NotFoundError
 

@@ -9,27 +9,11 @@ from typing import Any
 import yaml
 
 from automation.core.runner import Runner, mask
-from automation.k8s import airflow_secrets
 from automation.k8s.apply import redact
 from automation.k8s.helm import chart_ref
-from automation.k8s.projects import project_objects
-from automation.providers import Provider, provider_for
+from automation.providers import provider_for
 from automation.providers.base import UpOptions
 from automation.settings.model import Target
-
-
-def desired_objects(provider: Provider) -> list[dict[str, Any]]:
-    """Every object `up` makes on the target's cluster, in order; Secrets with their (generated) values."""
-    target = provider.target
-    docs: list[dict[str, Any]] = [provider.namespace().render()]
-    for volume in provider.volumes():
-        docs.extend(volume.render())
-    if provider.cluster_access:  # Composer keeps Airflow's own secrets
-        core, _ = airflow_secrets.core_secret(target, None)
-        docs.append(core.render())
-    docs.extend(obj.render() for obj in project_objects(target))
-    docs.extend(provider.extra_objects())
-    return docs
 
 
 def render(runner: Runner, target: Target, options: UpOptions) -> list[Path]:
@@ -40,7 +24,7 @@ def render(runner: Runner, target: Target, options: UpOptions) -> list[Path]:
         old.unlink()
     written = []
     objects = out / "objects.yaml"
-    docs = desired_objects(provider)
+    docs = provider.desired_objects()
     objects.write_text(yaml.safe_dump_all([redact(d) for d in docs], sort_keys=False))
     written.append(objects)
     if provider.cluster_access:

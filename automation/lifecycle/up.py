@@ -10,7 +10,7 @@ from typing import Any
 from automation.core import prereqs
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.dags.gate import gate_once
+from automation.dags.parity import check_once
 from automation.k8s.projects import project_objects
 from automation.lifecycle.lock import exclusive
 from automation.providers import Provider, provider_for
@@ -36,8 +36,8 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
             provider.ensure_mounts()
         report["objects"] = provider.ensure_objects(projects)
         if not options.skip_dags_check:
-            with runner.step("DAG integrity (skip with --skip-dags-check)"):
-                gate_once(runner, target)
+            with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):
+                check_once(runner, provider)
         with runner.step(provider.deploy_title(inputs)):
             report["deploy"] = provider.deploy(inputs)
         report["url"] = url = provider.wait_and_open(options, report)

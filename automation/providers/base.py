@@ -205,6 +205,20 @@ class Provider:
         """Objects only this provider needs (manifests), applied after the shared ones and rendered with them."""
         return []
 
+    def desired_objects(self) -> list[dict[str, Any]]:
+        """Every object `up` makes on the target's cluster, in order; Secrets with their (generated) values."""
+        from automation.k8s.projects import project_objects
+
+        docs: list[dict[str, Any]] = [self.namespace().render()]
+        for volume in self.volumes():
+            docs.extend(volume.render())
+        if self.cluster_access:  # Composer keeps Airflow's own secrets
+            core, _ = airflow_secrets.core_secret(self.target, None)
+            docs.append(core.render())
+        docs.extend(obj.render() for obj in project_objects(self.target))
+        docs.extend(self.extra_objects())
+        return docs
+
     def output_location(self, project: str, output: str) -> str:
         """Where a DAG's declared output is read from this machine: a folder, or gs://."""
         return f"{self.target.data_root.rstrip('/')}/{project}/{output}"

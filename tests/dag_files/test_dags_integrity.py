@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import REPO, run_cli
 
 DAGS = REPO / "dags"
@@ -151,10 +152,11 @@ def test_every_task_builds_a_valid_hardened_pod(dagbag) -> None:
 def cloud_pod(target_name: str, monkeypatch: pytest.MonkeyPatch) -> dict:
     """Both sides of the contract at once: the environment the automation package gives this target's
     Airflow (the writer), read by the DAG helpers when they build a task pod (the reader)."""
+    from common.utils import project_task
+
     from automation.core.runner import Runner
     from automation.providers import provider_for
     from automation.settings import load_target
-    from common.utils import project_task
 
     for name, value in provider_for(Runner(), load_target(target_name)).task_env().items():
         monkeypatch.setenv(name, value)

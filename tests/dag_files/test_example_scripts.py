@@ -20,6 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 import pytest
+
 from tests.conftest import REPO, need
 
 DAGS = REPO / "dags"

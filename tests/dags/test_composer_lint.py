@@ -119,8 +119,8 @@ def test_dags_command_lints_every_task_pod_for_composer(tmp_path: Path) -> None:
         "        required_during_scheduling_ignored_during_execution=k8s.V1NodeSelector(node_selector_terms=[\n"
         '            k8s.V1NodeSelectorTerm(match_expressions=[k8s.V1NodeSelectorRequirement(\n'
         '                key="pool", operator="In", values=["big"])])])))\n')
-    result = run_cli("dags", "--dags-folder", str(dags), timeout=600)
+    result = run_cli("dags", "--target", "composer", "--dags-folder", str(dags), timeout=600)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "Composer 3 (target composer): pinned.pinned" in result.stderr
+    assert "parity (target composer): pinned.pinned" in result.stderr
     assert "affinity" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
