@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI matrix over targets (local, gke, composer): the dry-run plan of `up` and the rendered manifests, each
-# validated against the Kubernetes schema of the pinned version. Runs in the tests session's environment.
+# CI matrix over targets (local, existing, gke, composer): the dry-run plan of `up`, the rendered manifests
+# validated against the Kubernetes schema of the pinned version, and the parity check (every task pod built
+# under the target's environment and checked against it). Runs in the tests session's environment.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PY:-.nox/tests/bin/python}
@@ -11,7 +12,7 @@ if [ -n "${AIRFLOW_CHART_DIR:-}" ]; then
   printf 'defaults:\n  chart: {source: path, path: %s}\n' "$AIRFLOW_CHART_DIR" > render/ci-matrix/chart-overlay.yaml
   export AUTOMATION_SETTINGS="${AUTOMATION_SETTINGS:+$AUTOMATION_SETTINGS:}$PWD/render/ci-matrix/chart-overlay.yaml"
 fi
-for target in local gke composer; do
+for target in local existing gke composer; do
   echo "== $target: up --dry-run"
   # An empty kubeconfig: the plan from nothing, with no credentials.
   KUBECONFIG=/nonexistent $py -m automation up --dry-run --target "$target" > "render/ci-matrix/$target-plan.txt"
@@ -23,4 +24,6 @@ for target in local gke composer; do
     "$(dirname "$py")/kubernetes-validate" --strict -k "$k8s" "$f" >/dev/null
     echo "   $(basename "$f"): valid against Kubernetes $k8s (strict)"
   done
+  echo "== $target: parity check (dags --target $target)"
+  KUBECONFIG=/nonexistent $py -m automation dags --target "$target" --no-server | tail -1
 done

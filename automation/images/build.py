@@ -19,6 +19,7 @@ from pathlib import Path
 from automation.core.errors import UserError
 from automation.core.paths import IMAGES_DIR, rel
 from automation.core.runner import Runner
+from automation.images.engine import inspect_image
 
 # A file of this name in an image folder keeps it out of the default set (too large or too slow for CI):
 # it is built only when named with --only.
@@ -116,11 +117,18 @@ def _docker_env() -> dict[str, str]:
 
 
 def exists_locally(runner: Runner, ref: str) -> bool:
-    return runner.try_read(["docker", "image", "inspect", "--format", "{{.Id}}", ref], timeout=60) is not None
+    """Whether this machine's Docker holds `ref`, asked through the engine's API (no output to parse)."""
+    return inspect_image(runner, ref) is not None
 
 
 def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> None:
-    """`docker build` from a temporary context: the image folder, plus the CA bundle when one is given."""
+    """`docker build` from a temporary context: the image folder, plus the CA bundle when one is given.
+
+    The build stays on the CLI, through the Runner, on purpose: Docker 20.10 here has no buildx, and the
+    classic builder's streamed output, its progress and the --build-arg handling all go through the one place
+    that prints commands, keeps dry runs to a plan, masks secrets and turns a failure into one line. The SDK's
+    `images.build` would need each of those redone (and a JSON progress stream decoded) for nothing gained.
+    """
     cmd = ["docker", "build", "--tag", ref, "--label", f"airflow-automation.image={image.name}"]
     if options.no_cache:
         cmd.append("--no-cache")

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 from automation.core.errors import UserError
-from automation.core.runner import Runner
+from automation.core.runner import Result, Runner, mask
+from automation.images.engine import client as engine_client
 from automation.settings.model import Target
 
 
@@ -40,11 +48,18 @@ class Loader:
         return ref
 
     def load(self, ref: str) -> None:
-        if self.method in ("minikube", "kind", "command") and self._on_nodes(ref):
+        if self.method in _CHECKS_NODES and self._on_nodes(ref):
             self.runner.ok(f"{ref}: already on the cluster's nodes")
             return
-        method = getattr(self, f"_{self.method}")
-        method(ref)
+        methods: dict[str, Callable[[str], None]] = {
+            "none": self._none,
+            "minikube": self._minikube,
+            "kind": self._kind,
+            "registry": self._registry,
+            "command": self._command,
+            "containerd": self._containerd,
+        }
+        methods[self.method](ref)
 
     def _on_nodes(self, ref: str) -> bool:
         """Whether every node already holds the image, from the nodes' own image lists (one API read): an
@@ -57,8 +72,7 @@ class Loader:
             nodes = state.list("Node") if isinstance(state, LiveCluster) else []
             self._node_images = [{name for image in (node.get("status") or {}).get("images") or []
                                   for name in image.get("names") or []} for node in nodes]
-        return bool(self._node_images) and all(
-            any(name == ref or name.endswith(f"/{ref}") for name in names) for names in self._node_images)
+        return bool(self._node_images) and all(_holds(names, ref) for names in self._node_images)
 
     def _none(self, ref: str) -> None:
         self.runner.ok(f"{ref}: load none (the cluster uses this machine's Docker images)")
@@ -76,6 +90,8 @@ class Loader:
                         timeout=1800, heartbeat=30)
 
     def _registry(self, ref: str) -> None:
+        # Tag, push and the manifest check stay on the CLI: the push authenticates through the credential
+        # helpers `gcloud auth configure-docker` writes for the docker CLI, and streams its own progress.
         remote = self.ref_in_cluster(ref)
         host = remote.split("/", 1)[0]
         if not self._registry_login_done and (host.endswith("-docker.pkg.dev") or host.endswith("gcr.io")):
@@ -95,3 +111,118 @@ class Loader:
         line = template.replace("{image}", shlex.quote(ref))
         self.runner.run(["bash", "-o", "pipefail", "-c", line], timeout=1800, heartbeat=30,
                         fix=f"check targets.{self.target.name}.images.command")
+
+    # -- containerd: the image streamed from Docker's API into `ctr images import -` --------------------------
+    def _containerd(self, ref: str) -> None:
+        settings = self.target.images
+        socket, namespace = settings.containerd_socket, settings.containerd_namespace
+        if not socket:
+            raise UserError(f"target {self.target.name!r} loads images into containerd but names no socket",
+                            f"set targets.{self.target.name}.images.containerd_socket, "
+                            "for example /run/containerd/containerd.sock")
+        ctr = ["ctr", "--address", socket, "-n", namespace]
+        if self._in_containerd(socket, ctr, ref):
+            self.runner.ok(f"{ref}: already in containerd ({socket}, namespace {namespace})")
+            return
+        cmd = [*ctr, "images", "import", "-"]
+        self.runner.say(f"    {ref}: streamed from Docker's image save (API) into the stdin of:")
+        if self.runner.dry_run:
+            self.runner.run(cmd, mutates=True)
+            return
+        if self.runner.which("ctr") is None:
+            raise UserError("'ctr' was not found on PATH", "install containerd's client `ctr` (it comes with "
+                                                           "containerd), or use another images.load")
+        if not Path(socket).exists():
+            raise UserError(f"containerd socket {socket} does not exist",
+                            f"check targets.{self.target.name}.images.containerd_socket: the socket of the "
+                            "containerd the cluster's kubelet uses, reachable from this machine")
+        self._stream_into(ref, cmd, fix=f"check that {socket} is the cluster's containerd and that this user "
+                                        "may use it (often only root may)")
+
+    def _in_containerd(self, socket: str, ctr: list[str], ref: str) -> bool:
+        """Whether containerd itself already holds the image: exact for the one store the import writes to,
+        and known at once (a node's image list in the API follows the kubelet's next status report)."""
+        if not Path(socket).exists():
+            return False
+        listed = self.runner.try_read([*ctr, "images", "ls", "-q"], timeout=60)
+        return listed is not None and _holds(set(listed.stdout.split()), ref)
+
+    def _stream_into(self, ref: str, cmd: list[str], *, fix: str, timeout: float = 1800,
+                     heartbeat: float = 30) -> None:
+        """`docker save REF | CMD` without a shell or a file: the engine's save stream, chunk by chunk, into the
+        command's stdin; its output is read on a thread (so neither side can block the other)."""
+        from docker.errors import DockerException, NotFound
+
+        try:
+            image = engine_client().images.get(ref)
+        except NotFound:
+            raise UserError(f"image {ref} is not in this machine's Docker", "build it: nox -s images") from None
+        shown = mask(shlex.join(cmd))
+        self.runner.say(f"    $ {shown}")
+        output: list[str] = []
+
+        def drain(pipe: IO[bytes]) -> None:
+            for raw in pipe:
+                line = raw.decode(errors="replace")
+                output.append(line)
+                if self.runner.verbose:
+                    self.runner.out.write("      " + mask(line))
+                    self.runner.out.flush()
+
+        t0 = last_beat = time.monotonic()
+        sent = 0
+        failure: str | None = None
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdin is not None and proc.stdout is not None
+        reader = threading.Thread(target=drain, args=(proc.stdout,), daemon=True)
+        reader.start()
+        try:
+            for chunk in image.save(named=ref if ref in image.tags else True):
+                proc.stdin.write(chunk)
+                sent += len(chunk)
+                now = time.monotonic()
+                if now - t0 > timeout:
+                    failure = f"did not finish within {timeout:.0f}s"
+                    proc.kill()
+                    break
+                if now - last_beat >= heartbeat:
+                    last_beat = now
+                    self.runner.say(f"    ... still running ({now - t0:.0f}s, {sent / 1e6:.0f} MB streamed)")
+        except BrokenPipeError:
+            pass  # the importer stopped reading: its exit code and last line say why
+        except (DockerException, OSError) as exc:  # OSError: the engine's connection (requests) broke
+            failure = f"Docker's save of {ref} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}"
+            proc.kill()
+        except BaseException:  # Ctrl-C included: no half-fed importer left behind
+            proc.kill()
+            raise
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            try:
+                code = proc.wait(timeout=max(1.0, timeout - (time.monotonic() - t0)))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+                failure = failure or f"did not finish within {timeout:.0f}s"
+            reader.join(timeout=10)
+        result = Result(cmd, code, "".join(output), "", time.monotonic() - t0)
+        self.runner.history.append(result)
+        if failure is not None:
+            raise UserError(f"'{shown}' {failure}", fix)
+        if code != 0:
+            detail = result.stdout.strip().splitlines()
+            raise UserError(f"'{shown}' failed with exit code {code}: "
+                            f"{mask(detail[-1]) if detail else 'no output'}", fix)
+        if self.runner.verbose:
+            self.runner.ok(f"{ref}: {sent / 1e6:.1f} MB imported in {result.seconds:.1f}s")
+
+
+# The methods that first ask the nodes whether they hold the image already (a load copies the whole image).
+_CHECKS_NODES = ("minikube", "kind", "command", "containerd")
+
+
+def _holds(names: set[str], ref: str) -> bool:
+    """Whether a runtime's image names include `ref` (Docker's short NAME:TAG is docker.io/library/NAME:TAG
+    there, and a registry's host may be added in front)."""
+    return any(name == ref or name.endswith(f"/{ref}") for name in names)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,10 @@ class Release:
 
     @property
     def chart_version(self) -> str:
-        return self.chart.rsplit("-", 1)[-1]
+        # "NAME-VERSION", where the version may carry a pre-release part (1.22.0-rc1): split at the first
+        # "-" that starts a version.
+        match = re.search(r"-(\d+\.\d+\.\d+\S*)$", self.chart)
+        return match.group(1) if match else self.chart.rsplit("-", 1)[-1]
 
     @property
     def pending(self) -> bool:

@@ -20,8 +20,10 @@ from automation.settings.model import Gke
 GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 GCSFUSE_STORAGE_CLASS = "airflow-gcsfuse"  # any name: static binding through volumeName, no provisioner
 WI_ANNOTATION = "iam.gke.io/gcp-service-account"
-# Chart components that read or write GCS (logs, DAG claim) and so run as the Google service account.
-CHART_SERVICE_ACCOUNTS = ("scheduler", "workers", "apiServer", "dagProcessor", "triggerer")
+# Chart components that read or write GCS (logs, DAG claim) and so run as the Google service account; the two
+# jobs mount the DAG claim too.
+CHART_SERVICE_ACCOUNTS = ("scheduler", "workers", "apiServer", "dagProcessor", "triggerer", "createUserJob",
+                          "migrateDatabaseJob")
 LOGIN_KEY = "password"
 UI_PASSWORD_ENV = "AUTOMATION_UI_PASSWORD"
 
@@ -91,7 +93,8 @@ class GkeProvider(Provider):
                                             "remote_log_conn_id": "google_cloud_default"}}
         if gke.google_service_account:
             for component in CHART_SERVICE_ACCOUNTS:
-                values[component] = {"serviceAccount": {"annotations": {WI_ANNOTATION: gke.google_service_account}}}
+                account = {"serviceAccount": {"annotations": {WI_ANNOTATION: gke.google_service_account}}}
+                values[component] = {**values.get(component, {}), **account}
         return values
 
     def login_job(self) -> dict[str, Any]:

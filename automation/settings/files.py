@@ -109,6 +109,9 @@ class Settings:
         if target.images.load == "command" and not target.images.command:
             raise UserError(f"{path}: targets.{name}.images.command: missing for load 'command'",
                             "set images.command, for example 'kind load docker-image {image}'")
+        if target.images.load == "containerd" and not target.images.containerd_socket:
+            raise UserError(f"{path}: targets.{name}.images.containerd_socket: missing for load 'containerd'",
+                            "set images.containerd_socket to the node's containerd socket")
         if target.database.mode == "external" and not target.database.url_file:
             raise UserError(f"{path}: targets.{name}.database.url_file: missing for mode 'external'",
                             "point url_file at a git-ignored file holding the SQLAlchemy URL")

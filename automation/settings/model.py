@@ -120,13 +120,17 @@ class Database:
 @checked(config=STRICT)
 class Images:
     # How images built on this machine reach the cluster.
-    load: Literal["minikube", "kind", "registry", "none", "command"] = "minikube"
+    load: Literal["minikube", "kind", "registry", "none", "command", "containerd"] = "minikube"
     # For load=command: run once per image, {image} is replaced by NAME:TAG (a shell pipeline is allowed).
     command: str | None = None
     # For load=registry: prefix such as REGION-docker.pkg.dev/PROJECT/REPO.
     registry: str | None = None
     # kind cluster name for load=kind.
     kind_cluster: str = "kind"
+    # For load=containerd: the socket of the containerd the nodes' kubelet uses (images are streamed from
+    # this machine's Docker into `ctr images import`), and its namespace (the CRI's is k8s.io).
+    containerd_socket: str | None = None
+    containerd_namespace: str = "k8s.io"
 
 
 @checked(config=STRICT)

@@ -25,7 +25,8 @@ def read_env_file(path: Path, *, template: Path | None = None) -> dict[str, str]
         match = _LINE.match(line)
         if not match:
             hint = f"copy the layout of {rel(template)}" if template else "use KEY=VALUE lines"
-            raise UserError(f"{rel(path)}:{number}: expected KEY=VALUE, got {line.split('=')[0][:30]!r}", hint)
+            # The line itself may hold a secret value: name the line, never quote it.
+            raise UserError(f"{rel(path)}:{number}: expected KEY=VALUE", hint)
         key, value = match.groups()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
             value = value[1:-1]

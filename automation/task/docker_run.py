@@ -7,12 +7,15 @@ from __future__ import annotations
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automation.core.errors import UserError
 from automation.settings.contract import DAGS_CLAIM, DATA_CLAIM, XCOM_SIDECAR
 from automation.settings.model import Target
 from automation.settings.projects import project_files
+
+if TYPE_CHECKING:
+    from docker.types import Mount
 
 
 def _unsupported(what: str) -> UserError:
@@ -49,6 +52,60 @@ class DockerRun:
         if self.entrypoint is not None:
             cmd += ["--entrypoint", self.entrypoint]
         return [*cmd, self.image, *self.args]
+
+    def environment(self) -> dict[str, str]:
+        """Every variable with its value, secret ones included: for the container's API request only."""
+        return {**self.env, **self.secret_env}
+
+    def engine_mounts(self) -> list[Mount]:
+        return [engine_mount(spec) for spec in self.mounts]
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """The same container as `command()`, as arguments of the SDK's `containers.create`: the environment
+        goes in the request body (never on a command line), and an entrypoint replaces the image's CMD too."""
+        kwargs: dict[str, Any] = {
+            "image": self.image,
+            "command": list(self.args) or None,
+            "environment": self.environment(),
+            "mounts": self.engine_mounts(),
+        }
+        if self.entrypoint is not None:
+            kwargs["entrypoint"] = [self.entrypoint]
+        if self.user:
+            kwargs["user"] = self.user
+        if self.workdir:
+            kwargs["working_dir"] = self.workdir
+        return kwargs
+
+
+def engine_mount(spec: str) -> Mount:
+    """One `--mount` value of `DockerRun.mounts` (type=bind,source=S,destination=D[,readonly] or
+    type=tmpfs,destination=D[,tmpfs-mode=OCTAL]) as the SDK's Mount."""
+    from docker.types import Mount
+
+    fields: dict[str, str] = {}
+    for part in spec.split(","):
+        key, sep, value = part.partition("=")
+        fields[key] = value if sep else "true"
+    kind = fields.pop("type", "volume")
+    target = fields.pop("destination", None) or fields.pop("target", None) or fields.pop("dst", None)
+    if not target:
+        raise ValueError(f"mount {spec!r} names no destination")
+    read_only = fields.pop("readonly", fields.pop("ro", "false")) in ("true", "1")
+    if kind == "bind":
+        source = fields.pop("source", None) or fields.pop("src", None)
+        if not source:
+            raise ValueError(f"bind mount {spec!r} names no source")
+        mount = Mount(target, source, type="bind", read_only=read_only)
+    elif kind == "tmpfs":
+        mode = fields.pop("tmpfs-mode", None)
+        mount = Mount(target, None, type="tmpfs", read_only=read_only,
+                      tmpfs_mode=int(mode, 8) if mode else None)
+    else:
+        raise ValueError(f"mount {spec!r}: only bind and tmpfs mounts come from a pod")
+    if fields:
+        raise ValueError(f"mount {spec!r}: unknown option {next(iter(fields))!r}")
+    return mount
 
 
 @dataclass

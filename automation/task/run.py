@@ -1,22 +1,40 @@
-"""`task DAG_ID TASK_ID`: run one KubernetesPodOperator task's pod locally with `docker run` (the inner loop).
+"""`task DAG_ID TASK_ID`: run one KubernetesPodOperator task's pod locally in Docker (the inner loop).
 
 The pod comes from the provider's own `build_pod_request_obj()`, so what runs here is what the cluster would
 run: same image, command, arguments, environment (the project's ConfigMap and Secret read from
 k8s/PROJECT/*.env), user, and the DAG and data claims bound to this repository's dags/ and data/ folders.
+The container runs through the Docker API (its logs streamed, its exit code returned, removed afterwards); a
+dry run shows the equivalent `docker run` line.
 """
 
 from __future__ import annotations
 
-import os
+import codecs
+import contextlib
+import re
+import shlex
+import time
+import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from automation.core.errors import UserError
 from automation.core.paths import DAGS_FOLDER, REPO_ROOT
-from automation.core.runner import Runner
+from automation.core.runner import Result, Runner, mask
 from automation.images.build import exists_locally
+from automation.images.engine import client
 from automation.settings.model import Target
-from automation.task.docker_run import Folders, translate
+from automation.task.docker_run import DockerRun, Folders, translate
 from automation.task.pod import cache_context, cached_pod, load_task, render_pod, store_pod
+
+if TYPE_CHECKING:
+    from docker import DockerClient
+    from docker.models.containers import Container
+
+
+# How long a stopped task (Ctrl-C) may take to exit before it is killed.
+STOP_SECONDS = 5
 
 
 def run_task(runner: Runner, target: Target, dag_id: str, task_id: str, *, dags: Path | None = None,
@@ -44,14 +62,100 @@ def run_task(runner: Runner, target: Target, dag_id: str, task_id: str, *, dags:
         runner.say(f"    note: {note}")
     image = _local_image(runner, run.image)
     run.image = image
-    env = {**os.environ, **run.secret_env}
     with runner.step(f"task {dag_id}.{task_id}: docker run {image}"):
-        result = runner.run(run.command(), env=env, stream=True, check=False, timeout=None)
-    if result.dry_run:
-        return 0
+        if runner.dry_run:
+            # The plan shows the equivalent command line (secret values only by name, as `-e KEY`).
+            runner.run(run.command(), mutates=True)
+            return 0
+        result = run_container(runner, run, name=_container_name(dag_id, task_id),
+                               labels={"airflow-automation.task": f"{dag_id}.{task_id}"})
     status = "succeeded" if result.ok else f"failed with exit code {result.exit_code}"
     runner.say(f"==> task {dag_id}.{task_id} {status} ({result.seconds:.1f}s in the container)")
     return result.exit_code
+
+
+def run_container(runner: Runner, run: DockerRun, *, name: str | None = None,
+                  labels: dict[str, str] | None = None) -> Result:
+    """`run` through the Docker API: created (never pulled, as `--pull never`), started, its logs streamed to
+    the runner's output line by line and masked, its exit code awaited, then removed: also on an error or Ctrl-C,
+    which stops it first.
+
+    The equivalent `docker run` line is printed first; secret values travel only in the create request's body.
+    """
+    from docker.errors import APIError, DockerException
+
+    engine = client()
+    runner.say(f"    $ {mask(shlex.join(run.command()))}")
+    container = None
+    t0 = time.monotonic()
+    try:
+        try:
+            # create + start is what `containers.run(detach=True)` does, less its pull of a missing image.
+            container = engine.containers.create(**run.create_kwargs(), name=name, labels=labels or {},
+                                                 detach=True)
+            container.start()
+        except APIError as exc:
+            raise UserError(f"the task's container did not start: {mask(str(exc.explanation or exc))}",
+                            "check the task's image, cmds, arguments and volumes") from None
+        t0 = time.monotonic()
+        try:
+            _stream_lines(runner, container.logs(stream=True, follow=True, stdout=True, stderr=True))
+            code = int(container.wait()["StatusCode"])
+        except (DockerException, OSError) as exc:  # OSError: the engine's connection (requests) broke
+            raise UserError(f"lost the task's container: {mask(str(exc))}",
+                            "check the Docker engine (docker info), then run the task again") from None
+    except KeyboardInterrupt:
+        runner.say("    interrupted: stopping and removing the task's container")
+        _remove(engine, container, name, stop=True)
+        raise
+    finally:
+        _remove(engine, container, name)
+    result = Result(run.command(), code, "", "", time.monotonic() - t0)
+    runner.history.append(result)
+    return result
+
+
+def _stream_lines(runner: Runner, chunks: Iterable[bytes]) -> None:
+    """The container's output as it comes, one masked line at a time (a chunk may end inside a line or inside
+    a UTF-8 character: both wait for the rest)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    pending = ""
+
+    def emit(line: str) -> None:
+        runner.out.write("      " + mask(line) + "\n")
+        runner.out.flush()
+
+    for chunk in chunks:
+        pending += decoder.decode(chunk)
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            emit(line)
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        emit(pending)
+
+
+def _remove(engine: DockerClient, container: Container | None, name: str | None, *, stop: bool = False) -> None:
+    """Remove the task's container whatever happened (by name when it was created but not yet returned)."""
+    from docker.errors import DockerException, NotFound
+
+    with contextlib.suppress(DockerException, OSError):
+        if container is None:
+            if name is None:
+                return
+            try:
+                container = engine.containers.get(name)
+            except NotFound:
+                return
+        if stop:  # SIGTERM, then SIGKILL after a few seconds (a shell or Python as PID 1 ignores SIGTERM)
+            container.stop(timeout=STOP_SECONDS)
+        container.remove(force=True)
+
+
+def _container_name(dag_id: str, task_id: str) -> str:
+    """A unique, valid container name that says whose container it is (in `docker ps`)."""
+    stem = re.sub(r"[^a-zA-Z0-9_.-]+", "-", f"{dag_id}.{task_id}")[:80]
+    return f"task-{stem}-{uuid.uuid4().hex[:8]}"
 
 
 def _local_image(runner: Runner, image: str) -> str:

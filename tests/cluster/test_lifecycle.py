@@ -45,6 +45,14 @@ with project_dag("example1", "cluster_test_missing_image", output="output/never.
 '''
 
 
+WRONG_ACCOUNT_DAG = '''"""Airflow DAG written by the cluster tests: its task names a ServiceAccount the target lacks."""
+from common.utils import project_dag, project_task
+
+with project_dag("example1", "wrong_account", output="output/never.csv"):
+    project_task("example1", "task", "example1/scripts/extract.py", service_account_name="no-such-account")
+'''
+
+
 def task_log(url: str, dag_id: str, run_id: str, task_id: str) -> str:
     client = AirflowApi(url)
     try:
@@ -55,7 +63,7 @@ def task_log(url: str, dag_id: str, run_id: str, task_id: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def env() -> Any:
+def env(k8s_cluster: Any) -> Any:
     # `images` records the tags it built (on CI's base image) in dags/common/images.json: put back the
     # committed file when these tests end.
     tags = REPO / "dags/common/images.json"
@@ -101,6 +109,26 @@ def test_up_again_changes_nothing(env: Any) -> None:
     assert "apply " not in up.stdout  # no object rewritten
     assert resource_versions(state, target) == before
     assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_parity_check_sends_objects_and_task_pods_to_the_api_server(env: Any, k8s_cluster: Any) -> None:
+    target, _ = env
+    assert target.namespace in k8s_cluster.kubectl(["get", "namespace", target.namespace, "-o", "name"],
+                                                   as_dict=False)
+    ok = cli("dags")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    accepted = re.search(r"(\d+) task pods fit it .*; (\d+) objects and pods accepted by the API server", ok.stdout)
+    assert accepted and int(accepted.group(2)) > int(accepted.group(1)) >= 6, ok.stdout
+    # A task that runs as a ServiceAccount the target does not have: refused by the check and by the server.
+    dag_file = REPO / "dags/zz_cluster_test_wrong_account.py"
+    dag_file.write_text(WRONG_ACCOUNT_DAG)
+    try:
+        broken = cli("dags")
+    finally:
+        dag_file.unlink()
+    assert broken.returncode == 2
+    assert "wrong_account.task: runs as ServiceAccount 'no-such-account'" in broken.stdout
+    assert re.search(r"wrong_account.task: refused by the API server: .*no-such-account", broken.stdout)
 
 
 def test_connection_with_password_is_stored(env: Any) -> None:

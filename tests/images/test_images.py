@@ -8,9 +8,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import queue
 import shutil
+import signal
 import subprocess
+import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -176,6 +180,8 @@ with DAG("podtest", start_date=datetime(2024, 1, 1), schedule=None):
                           cmds=["python", "/opt/airflow/dags/podtest/summarize.py"],
                           arguments=["{{{{ params.label }}}}"], params={{"label": "total"}}, **common)
     KubernetesPodOperator(task_id="fail", name="fail", cmds=["sh", "-c", "echo failing; exit 3"], **common)
+    KubernetesPodOperator(task_id="sleep", name="sleep", cmds=["sh", "-c", "echo started; exec sleep 300"],
+                          **common)
     KubernetesPodOperator(task_id="init", name="init", init_containers=[
         k8s.V1Container(name="prep", image=IMAGE, command=["true"])], cmds=["true"], **common)
 '''
@@ -238,11 +244,45 @@ def test_task_runs_the_pod_in_docker(pod_project: dict[str, Path]) -> None:
     assert out.read_text().splitlines() == ["label,amount", "total,42"]
 
 
+def _task_containers(dag_id: str, task_id: str) -> list[str]:
+    """The task's containers still on this machine (running or not), by the label `task` gives them."""
+    label = f"label=airflow-automation.task={dag_id}.{task_id}"
+    listed = subprocess.run(["docker", "ps", "-a", "-q", "--filter", label], capture_output=True, text=True,
+                            check=True)
+    return listed.stdout.split()
+
+
 @pytest.mark.docker
 def test_task_exit_code_is_the_containers(pod_project: dict[str, Path]) -> None:
     result = _task(pod_project, "podtest", "fail")
     assert result.returncode == 3
-    assert "failing" in result.stdout and "failed with exit code 3" in result.stdout
+    assert "      failing" in result.stdout and "failed with exit code 3" in result.stdout
+    assert _task_containers("podtest", "fail") == []  # removed once its exit code was read
+
+
+@pytest.mark.docker
+def test_task_ctrl_c_stops_and_removes_the_container(pod_project: dict[str, Path]) -> None:
+    """Output arrives while the container runs; Ctrl-C then stops and removes it, and exits 130."""
+    proc = subprocess.Popen([sys.executable, "-m", "automation", "task", "podtest", "sleep", "--settings",
+                             str(pod_project["overlay"]), "--dags-dir", str(pod_project["dags"]), "--data-dir",
+                             str(pod_project["data"])], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
+    try:
+        seen = ""
+        while "      started" not in seen:
+            seen += lines.get(timeout=300)
+        assert len(_task_containers("podtest", "sleep")) == 1
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "interrupted: stopping and removing the task's container" in seen + "".join(lines.queue)
+    assert _task_containers("podtest", "sleep") == []
 
 
 @pytest.mark.docker

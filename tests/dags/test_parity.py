@@ -1,0 +1,70 @@
+"""The parity check finds a contract broken on either side: by the writer (the environment a target's Airflow
+gets), by the reader (a DAG's task), or by the target (a project it does not define); each line names the task."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, need, run_cli
+
+
+@pytest.fixture(autouse=True)
+def airflow() -> None:
+    need(importlib.util.find_spec("airflow") is not None, "Airflow installed (the tests session installs it)")
+
+
+def overlay(tmp_path: Path, target: str, **settings: object) -> Path:
+    path = tmp_path / "overlay.yaml"
+    path.write_text(yaml.safe_dump({"targets": {target: settings}}))
+    return path
+
+
+def test_every_target_passes_with_the_repository_dags() -> None:
+    for target in ("local", "existing", "gke", "composer"):
+        result = run_cli("dags", "--target", target, "--no-server", timeout=600)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"target {target}: 6 task pods fit it" in result.stdout
+
+
+def test_writer_side_broken_gke_env_overridden_by_a_values_file(tmp_path: Path) -> None:
+    """A values file replaces the chart's env list: task pods would run as `default`, without GCS Fuse."""
+    values = tmp_path / "values-override.yaml"
+    values.write_text(yaml.safe_dump({"env": [{"name": "EXTRA", "value": "1"}]}))
+    result = run_cli("dags", "--target", "gke", "--no-server",
+                     "--settings", str(overlay(tmp_path, "gke", values=[str(values)])), timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "environment: AUTOMATION_SERVICE_ACCOUNT is None" in out
+    assert "example1.extract: runs as ServiceAccount 'default', but target gke gives task pods 'airflow-tasks'" in out
+    assert "example1.extract: lacks the pod annotation gke-gcsfuse/volumes='true'" in out
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in out
+
+
+def test_reader_side_broken_a_task_names_its_own_claim(tmp_path: Path) -> None:
+    dags = tmp_path / "dags"
+    shutil.copytree(REPO / "dags/common", dags / "common")
+    (dags / "own_claim.py").write_text(
+        '"""Airflow DAG whose task mounts a claim of its own name."""\n'
+        "from kubernetes.client import models as k8s\n"
+        "from common.utils import project_dag, project_task\n\n"
+        'with project_dag("example1", "own_claim", output="output/x.csv"):\n'
+        '    task = project_task("example1", "t", "example1/scripts/extract.py")\n'
+        '    task.volumes.append(k8s.V1Volume(name="x", persistent_volume_claim='
+        'k8s.V1PersistentVolumeClaimVolumeSource(claim_name="airflow-dagz")))\n')
+    result = run_cli("dags", "--target", "gke", "--no-server", "--dags-folder", str(dags), timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "own_claim.t: mounts claim 'airflow-dagz', but target gke defines airflow-dags, airflow-data" \
+        in result.stdout
+
+
+def test_target_without_the_project_its_tasks_read(tmp_path: Path) -> None:
+    result = run_cli("dags", "--target", "local", "--no-server",
+                     "--settings", str(overlay(tmp_path, "local", projects=["example1"])), timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "example_db.write_rows: reads configMap 'example-db', which target local does not define" \
+        in result.stdout

@@ -1,0 +1,80 @@
+"""`providers.composer`: no claims, no Helm; task pods in composer-user-workloads reading code and data from
+buckets; the environment variables updated only when one differs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from automation.core.errors import UserError
+from automation.k8s.cluster import Unreachable
+from automation.k8s.objects import ConfigMap, Secret
+from automation.providers import Provider
+from automation.providers.composer import ComposerProvider, composer_document
+
+
+@pytest.fixture
+def composer(build: Callable[..., Provider]) -> ComposerProvider:
+    provider = build("composer")
+    assert isinstance(provider, ComposerProvider)
+    return provider
+
+
+def test_no_volumes_no_extra_objects_no_cluster(composer: ComposerProvider) -> None:
+    assert composer.volumes() == [] and composer.extra_objects() == []
+    assert isinstance(composer.state(), Unreachable)
+
+
+def test_task_env(composer: ComposerProvider) -> None:
+    env = composer.task_env()
+    assert env["AUTOMATION_TARGET"] == "composer"
+    assert env["AUTOMATION_NAMESPACE"] == "composer-user-workloads"
+    assert env["AUTOMATION_DAGS_CLAIM"] == env["AUTOMATION_DATA_CLAIM"] == "none"
+    assert env["AUTOMATION_CODE_ROOT"] == "gs://europe-west1-airflow-00000000-bucket/dags"
+    assert env["AUTOMATION_DATA_ROOT"] == "gs://my-gcp-project-airflow-data"
+
+
+def test_code_root_accepts_a_gs_url_or_a_bare_bucket(composer: ComposerProvider) -> None:
+    for bucket in ("b", "gs://b", "gs://b/"):
+        c = replace(composer.composer, environment_bucket=bucket)
+        assert ComposerProvider(composer.runner, replace(composer.target, composer=c)).code_root() == "gs://b/dags"
+    empty = replace(composer.composer, environment_bucket="")
+    assert ComposerProvider(composer.runner, replace(composer.target, composer=empty)).code_root() == ""
+
+
+def test_outputs_are_under_data_root(composer: ComposerProvider) -> None:
+    assert composer.output_location("p", "o.csv") == "gs://my-gcp-project-airflow-data/p/o.csv"
+
+
+def test_namespace_must_be_composers(composer: ComposerProvider) -> None:
+    composer.check_resources()
+    with pytest.raises(UserError, match="runs task pods in composer-user-workloads only"):
+        ComposerProvider(composer.runner, replace(composer.target, namespace="airflow")).check_resources()
+
+
+def test_env_variables_updated_only_when_one_differs(composer: ComposerProvider) -> None:
+    wanted = composer.task_env()
+    current = {"config": {"softwareConfig": {"envVariables": {**wanted, "OTHER": "x"}}}}
+    assert composer.ensure_env_variables(current) == "unchanged"
+    assert composer.runner.commands() == []
+    assert composer.ensure_env_variables({}) == "updated"
+    (command,) = composer.runner.commands()
+    pairs = ",".join(f"{k}={v}" for k, v in sorted(wanted.items()))
+    assert command.startswith("gcloud composer environments update airflow --location europe-west1 "
+                              "--project my-gcp-project")
+    assert f"--update-env-variables={pairs}" in command
+
+
+def test_user_workload_documents() -> None:
+    secret = composer_document(Secret("s", "ignored", {"k": "v"}))
+    assert secret == {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "type": "Opaque",
+                      "data": {"k": "dg=="}}
+    config = composer_document(ConfigMap("c", "ignored", {"b": "2", "a": "1"}))
+    assert config == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}
+
+
+def test_purge_is_not_automated(composer: ComposerProvider) -> None:
+    with pytest.raises(UserError, match="purging a Composer environment is not automated"):
+        composer.purge_all()

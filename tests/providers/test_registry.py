@@ -1,0 +1,48 @@
+"""`providers`: every provider a target may name has a class, and `provider_for` picks it; only Minikube stops
+its cluster on `down`, only Composer has no cluster access."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Callable
+
+import pytest
+
+from automation.providers import PROVIDERS, Provider
+from automation.providers.base import LocalClusterProvider
+from automation.settings import load
+from automation.settings.model import Target
+
+
+def test_every_provider_value_has_a_class() -> None:
+    allowed = typing.get_args(typing.get_type_hints(Target)["provider"])
+    assert allowed and set(PROVIDERS) == set(allowed)
+    for kind, cls in PROVIDERS.items():
+        assert cls.kind == kind and issubclass(cls, Provider)
+
+
+@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer"])
+def test_provider_for_picks_the_class_of_the_target(build: Callable[..., Provider], name: str) -> None:
+    provider = build(name)
+    assert type(provider) is PROVIDERS[provider.target.provider]
+    assert provider.target.name == name
+    assert name in load().names
+
+
+def flagged(flag: str) -> set[str]:
+    return {kind for kind, cls in PROVIDERS.items() if getattr(cls, flag)}
+
+
+def test_class_flags() -> None:
+    assert flagged("down_stops_cluster") == {"minikube"}
+    assert {kind for kind, cls in PROVIDERS.items() if not cls.cluster_access} == {"composer"}
+    assert flagged("composer_pod_rules") == {"composer"}
+    assert flagged("outputs_on_host") == {"minikube", "existing"}
+    assert {k for k, cls in PROVIDERS.items() if issubclass(cls, LocalClusterProvider)} == {"minikube", "existing"}
+
+
+def test_binaries_each_provider_needs() -> None:
+    assert PROVIDERS["minikube"].binaries == ("minikube", "kubectl", "helm", "docker")
+    assert PROVIDERS["existing"].binaries == ("kubectl", "helm")
+    assert "gcloud" in PROVIDERS["gke"].binaries and "helm" in PROVIDERS["gke"].binaries
+    assert PROVIDERS["composer"].binaries == ("gcloud",)
