@@ -88,6 +88,12 @@ def _label(value: str) -> str:
     return cleaned.strip("._-") or "none"
 
 
+def _pod_name(value: str) -> str:
+    """A valid pod name stem (lowercase RFC 1123: the API server refuses "example-db-write_rows")."""
+    cleaned = "".join(c if c.isalnum() or c in ".-" else "-" for c in value.lower())[:50]
+    return cleaned.strip(".-") or "task"
+
+
 def _resources(resources: Any) -> Any:
     from kubernetes.client import models as k8s
 
@@ -178,7 +184,7 @@ def project_task(
     }
     return KubernetesPodOperator(
         task_id=task_id,
-        name=_label(f"{project}-{task_id}"),
+        name=_pod_name(f"{project}-{task_id}"),
         image=image_ref(image),
         cmds=["python", LAUNCHER, "--code-root", target.code_root or DAGS_PATH, script],
         arguments=list(args or []),
