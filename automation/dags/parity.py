@@ -45,8 +45,8 @@ def component_env(provider: Provider) -> tuple[dict[str, str], str]:
     values = provider.merged_values(UpOptions())
     chart = chart_ref(provider.target)
     if chart.local_path is not None and provider.runner.which("helm"):
-        quiet = Runner(dry_run=provider.runner.dry_run, out=provider.runner.out)
-        docs = provider.__class__(quiet, provider.target).helm().template(chart, provider.write_values(values))
+        # `helm template` reads only and prints nothing (Helm.template runs it quiet).
+        docs = provider.helm().template(chart, provider.write_values(values))
         for doc in docs:
             if doc.get("kind") == "Deployment" and (doc["metadata"].get("labels") or {}).get("component") == \
                     "scheduler":

@@ -26,7 +26,7 @@ from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_s
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import wait_ready
-from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, LOGS_CLAIM, TaskPodFacts
+from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.model import Target
 
 UI_FORWARD = "port-forward"
@@ -392,12 +392,9 @@ class LocalClusterProvider(Provider):
             host_path_volume(LOGS_CLAIM, target.namespace, target.logs.node_path, target.logs.size),
             host_path_volume(DAGS_CLAIM, target.namespace, target.mounts.dags.node, "1Gi", "ReadOnlyMany",
                              "Directory"),
-            host_path_volume(self.data_claim(), target.namespace, target.mounts.data.node, "10Gi",
+            host_path_volume(DATA_CLAIM, target.namespace, target.mounts.data.node, "10Gi",
                              "ReadWriteMany", "Directory"),
         ]
-
-    def data_claim(self) -> str:
-        return str(TaskPodFacts().data_claim)
 
     def node_folders(self) -> list[str]:
         target = self.target
