@@ -140,9 +140,11 @@ def test_containerd_namespace_setting_and_missing_socket(tmp_path: Path) -> None
     Loader(runner, target).load("x:1")
     assert _plan(runner) == [f"ctr --address {tmp_path / 'absent.sock'} -n other images import -"]
 
+    # The settings loader refuses a containerd load without a socket before any loader exists.
     with pytest.raises(UserError) as caught:
         Loader(Runner(dry_run=True, out=io.StringIO()), _target(tmp_path, None)).load("x:1")
-    assert "names no socket" in caught.value.problem and "containerd_socket" in (caught.value.fix or "")
+    assert "images.containerd_socket: missing for load 'containerd'" in caught.value.problem
+    assert "containerd_socket" in (caught.value.fix or "")
 
 
 def test_containerd_plan_through_the_cli(tmp_path: Path) -> None:
