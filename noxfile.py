@@ -58,7 +58,8 @@ def _automation(session: nox.Session, command: str) -> None:
 @nox.session(python=PYTHON)
 def up(session: nox.Session) -> None:
     """Start or update the target's Airflow (default target: local)."""
-    _install(session, airflow=True)
+    # gcs: the Composer rehearsal seeds its emulated buckets from this machine.
+    _install(session, "gcs", airflow=True)
     _automation(session, "up")
 
 
@@ -86,7 +87,8 @@ def status(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """Trigger a DAG through the REST API and check its output (-- --dag example1 --timeout 600)."""
-    _install(session)
+    # gcs: outputs in gs:// buckets (GKE, Composer, the rehearsal's emulator) are read through gcsfs.
+    _install(session, "gcs")
     _automation(session, "e2e")
 
 

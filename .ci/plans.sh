@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CI matrix over targets (local, existing, gke, composer): the dry-run plan of `up`, the rendered manifests
+# CI matrix over targets (local, existing, gke, composer, composer-rehearsal): the dry-run plan of `up`, the rendered manifests
 # validated against the Kubernetes schema of the pinned version, and the parity check (every task pod built
 # under the target's environment and checked against it). Runs in the tests session's environment.
 set -euo pipefail
@@ -12,7 +12,7 @@ if [ -n "${AIRFLOW_CHART_DIR:-}" ]; then
   printf 'defaults:\n  chart: {source: path, path: %s}\n' "$AIRFLOW_CHART_DIR" > render/ci-matrix/chart-overlay.yaml
   export AUTOMATION_SETTINGS="${AUTOMATION_SETTINGS:+$AUTOMATION_SETTINGS:}$PWD/render/ci-matrix/chart-overlay.yaml"
 fi
-for target in local existing gke composer; do
+for target in local existing gke composer composer-rehearsal; do
   echo "== $target: up --dry-run"
   # An empty kubeconfig: the plan from nothing, with no credentials.
   KUBECONFIG=/nonexistent $py -m automation up --dry-run --target "$target" > "render/ci-matrix/$target-plan.txt"

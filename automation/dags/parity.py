@@ -23,10 +23,9 @@ from automation.dags.gate import MAX_PARSE_SECONDS, parse
 from automation.dags.gate import gate as integrity_gate
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import chart_ref
-from automation.k8s.projects import project_objects
 from automation.providers import Provider
 from automation.providers.base import UpOptions
-from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER
+from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER, emulator_env
 
 
 @dataclass
@@ -103,6 +102,8 @@ def check_pod(provider: Provider, task: str, pod: dict[str, Any], projects: set[
         if facts.image_registry and container.get("name") == "base" and not image.startswith(facts.image_registry):
             problems.append(f"{task}: image {image} is not in the target's registry {facts.image_registry} -- "
                             "use project_task's image= (names from images/)")
+        if container.get("name") == "base":
+            problems.extend(f"{task}: {finding}" for finding in _emulator_findings(target.name, facts, container))
         command = container.get("command") or []
         if command[1:2] == [LAUNCHER]:
             root = command[command.index("--code-root") + 1] if "--code-root" in command else DAGS_PATH
@@ -113,6 +114,22 @@ def check_pod(provider: Provider, task: str, pod: dict[str, Any], projects: set[
     if provider.composer_pod_rules:
         problems.extend(f"{task}: {finding}" for finding in lint_pod(pod))
     return problems
+
+
+def _emulator_findings(target: str, facts: Any, container: dict[str, Any]) -> list[str]:
+    """The emulator variables are set exactly where the target has an emulator: a rehearsal pod without
+    them would call Cloud Storage; a cloud pod with them would call an emulator that is not there."""
+    env = {e.get("name"): e.get("value") for e in container.get("env") or []}
+    wanted = emulator_env(facts.storage_emulator_host)
+    found = []
+    for name, value in wanted.items():
+        if env.get(name) != value:
+            found.append(f"{name} is {env.get(name)!r}, target {target}'s GCS emulator needs {value!r} -- "
+                         "leave it to project_task (env= must not set it)")
+    if not wanted and env.get("STORAGE_EMULATOR_HOST"):
+        found.append(f"sets STORAGE_EMULATOR_HOST={env['STORAGE_EMULATOR_HOST']!r}, but target {target} has no "
+                     "GCS emulator: its reads would not reach Cloud Storage -- remove it from the task's env")
+    return found
 
 
 def server_dry_run(provider: Provider, pods: dict[str, dict[str, Any]]) -> tuple[int, list[str]]:
@@ -158,7 +175,7 @@ def check(runner: Runner, provider: Provider, dags_folder: Path = DAGS_FOLDER, s
     for name in missing:
         report.problems.append(f"environment: {name} is {env.get(name)!r} in {source}, the contract says "
                                f"{wanted[name]!r} -- a values file overrides it: remove that override")
-    projects = {obj.name for obj in project_objects(provider.target)}
+    projects = {obj.name for obj in provider.project_objects()}
     report.pods = len(parsed.pods)
     for task, pod in sorted(parsed.pods.items()):
         report.problems.extend(check_pod(provider, task, pod, projects))

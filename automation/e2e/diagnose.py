@@ -45,7 +45,7 @@ def image_watch(runner: Runner, provider: Provider, dag_id: str, run_id: str) ->
     selector = f"dag_id={safe_label(dag_id)},run_id={safe_label(run_id)}"
 
     def check() -> None:
-        for pod in state.list("Pod", target.namespace, selector=selector):
+        for pod in state.list("Pod", provider.task_pod_facts().namespace, selector=selector):
             for container in (pod.get("status") or {}).get("containerStatuses") or []:
                 waiting = (container.get("state") or {}).get("waiting") or {}
                 if waiting.get("reason") in IMAGE_ERRORS:
@@ -70,16 +70,16 @@ def safe_label(value: str) -> str:
 
 def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, task_ids: list[str]) -> None:
     """Events of the failed tasks' pods, when a cluster answers; nothing (quietly) otherwise."""
-    target = provider.target
     if not task_ids:
         return
     try:
         state = provider.state()
         if not isinstance(state, LiveCluster):
             return
-        events = state.list("Event", target.namespace)
+        namespace = provider.task_pod_facts().namespace
+        events = state.list("Event", namespace)
         for task_id in task_ids:
-            pods = state.list("Pod", target.namespace,
+            pods = state.list("Pod", namespace,
                               selector=f"dag_id={safe_label(dag_id)},task_id={safe_label(task_id)}")
             in_run = [p for p in pods if (p["metadata"].get("labels") or {}).get("run_id") == safe_label(run_id)]
             names = {p["metadata"]["name"] for p in (in_run or pods)}

@@ -68,6 +68,7 @@ def _run(runner: Runner, provider: Provider, opts: Options, api: AirflowApi) -> 
         api.set_paused(opts.dag, False)
         runner.ok("unpaused")
     details = api.dag_details(opts.dag)
+    provider.before_run()
     with runner.step(f"trigger {opts.dag}"):
         run = api.trigger(opts.dag)
         run_id = run["dag_run_id"]
@@ -80,7 +81,7 @@ def _run(runner: Runner, provider: Provider, opts: Options, api: AirflowApi) -> 
         raise UserError(f"DAG {opts.dag} run {run_id} failed: failed task(s) {', '.join(failed)}",
                         "read the task log(s) above; fix, then run `nox -s e2e` again", exit_code=1)
     runner.ok(f"run {run_id} succeeded in {duration(run)}")
-    with runner.step("declared output"):
+    with runner.step("declared output"), provider.storage():
         check_output(runner, provider, details, run)
     return 0
 

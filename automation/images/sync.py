@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from automation.core.errors import UserError
@@ -13,10 +14,17 @@ from automation.images.tags import TAGS_FILE, write_tags
 from automation.settings.model import Target
 
 
+def target_build_options(target: Target, options: BuildOptions) -> BuildOptions:
+    """The command line's build options, completed by the target's images settings."""
+    base = options.base_image or target.images.base_image
+    ca = options.ca_bundle or (target.path(target.images.ca_bundle) if target.images.ca_bundle else None)
+    return replace(options, base_image=base, ca_bundle=ca)
+
+
 def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_only: bool = False,
            options: BuildOptions | None = None, tags_file: Path = TAGS_FILE) -> dict[str, str]:
     """Build what is missing, load it per the target, write the tags file. Returns name -> tag."""
-    options = options or BuildOptions()
+    options = target_build_options(target, options or BuildOptions())
     if options.ca_bundle is not None and not options.ca_bundle.is_file():
         raise UserError(f"CA bundle {options.ca_bundle} does not exist", "give the path of a PEM file")
     known = discover()

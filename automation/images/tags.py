@@ -8,16 +8,9 @@ from pathlib import Path
 
 from automation.core.paths import IMAGE_TAGS_FILE, rel
 from automation.core.runner import Runner
+from automation.settings.image_tags import read_tags
 
 TAGS_FILE = IMAGE_TAGS_FILE
-
-
-def read_tags(path: Path = TAGS_FILE) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
 
 
 def write_tags(runner: Runner, tags: dict[str, str], known: Iterable[str], path: Path = TAGS_FILE) -> None:

@@ -27,6 +27,8 @@ _API = {
     "Deployment": "apps/v1",
     "StatefulSet": "apps/v1",
     "Job": "batch/v1",
+    "Role": "rbac.authorization.k8s.io/v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
 }
 _CLUSTER_SCOPED = {"Namespace", "PersistentVolume", "Node"}
 

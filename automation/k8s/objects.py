@@ -158,3 +158,84 @@ class NodeFolderJob:
                 "volumes": volumes,
             },
         }
+
+
+@dataclass(frozen=True)
+class PodLauncherRole:
+    """Lets a ServiceAccount of another namespace run task pods in `namespace` (what Composer grants its
+    workers in composer-user-workloads): a Role for pods, their logs, exec (the XCom sidecar) and events,
+    bound to that account."""
+
+    name: str
+    namespace: str
+    account: str
+    account_namespace: str
+
+    def render(self) -> list[dict[str, Any]]:
+        rules = [
+            {"apiGroups": [""], "resources": ["pods"],
+             "verbs": ["create", "get", "list", "watch", "delete", "patch"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get", "list"]},
+            {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create", "get"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+        ]
+        role = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                "metadata": meta(self.name, self.namespace), "rules": rules}
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": meta(self.name, self.namespace),
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": self.name},
+                   "subjects": [{"kind": "ServiceAccount", "name": self.account,
+                                 "namespace": self.account_namespace}]}
+        return [role, binding]
+
+
+@dataclass(frozen=True)
+class GcsEmulator:
+    """A GCS emulator (gcp-storage-emulator) serving `port` through a Service of the same name. Its objects
+    live in an emptyDir: the buckets are seeded again by `up`, as a fresh Composer bucket would be."""
+
+    name: str
+    namespace: str
+    image: str
+    port: int
+    uid: int = 50000
+
+    def render(self) -> list[dict[str, Any]]:
+        labels = {"app.kubernetes.io/name": self.name}
+        container = {
+            "name": "emulator",
+            "image": self.image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["gcp-storage-emulator", "--data-dir", "/storage", "start", "--host", "0.0.0.0",
+                        "--port", str(self.port)],
+            "ports": [{"name": "http", "containerPort": self.port}],
+            "readinessProbe": {"httpGet": {"path": "/storage/v1/b", "port": self.port}, "periodSeconds": 2},
+            "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}},
+            "securityContext": {"runAsNonRoot": True, "runAsUser": self.uid, "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]}},
+            "volumeMounts": [{"name": "storage", "mountPath": "/storage"}],
+        }
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": meta(self.name, self.namespace, labels),
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {"metadata": {"labels": labels},
+                             "spec": {"containers": [container],
+                                      "volumes": [{"name": "storage", "emptyDir": {}}]}},
+            },
+        }
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta(self.name, self.namespace, labels),
+            "spec": {"selector": labels, "ports": [{"name": "http", "port": self.port, "targetPort": self.port}]},
+        }
+        return [deployment, service]
+
+    @property
+    def endpoint(self) -> str:
+        """The URL pods use."""
+        return f"http://{self.name}.{self.namespace}.svc.cluster.local:{self.port}"

@@ -29,11 +29,14 @@ def port_free(port: int) -> bool:
     return True
 
 
-def answers(port: int) -> bool:
-    """The API server answers through the forward (an HTTP request: a bare connect-and-close breaks kubectl's
+API_HEALTH = "/api/v2/version"
+
+
+def answers(port: int, path: str = API_HEALTH) -> bool:
+    """The service answers through the forward (an HTTP request: a bare connect-and-close breaks kubectl's
     forward)."""
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/api/v2/version", timeout=3).status_code < 500
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=3).status_code < 500
     except httpx.HTTPError:
         return False
 
@@ -59,6 +62,8 @@ class PortForward:
     kubectl_args: tuple[str, ...]
     namespace: str
     service: str
+    remote_port: int = API_PORT
+    health_path: str = API_HEALTH
 
     @property
     def process(self) -> Background:
@@ -80,20 +85,20 @@ class PortForward:
 
     def healthy_url(self) -> str | None:
         url = self.url()
-        return url if url and answers(int(url.rsplit(":", 1)[1])) else None
+        return url if url and answers(int(url.rsplit(":", 1)[1]), self.health_path) else None
 
     def start(self, runner: Runner, port: int, timeout: float = 30, fix: str | None = None) -> str:
         """Start the forward on `port` and wait until the API answers through it; its URL."""
         self.process.stop(runner)
         self.process.start(runner, [sys.executable, "-m", "automation.k8s.forward_loop", *self.kubectl_args,
                                     "-n", self.namespace, "port-forward", "--address", "127.0.0.1",
-                                    f"svc/{self.service}", f"{port}:{API_PORT}"], self.log)
+                                    f"svc/{self.service}", f"{port}:{self.remote_port}"], self.log)
         url = f"http://localhost:{port}"
         if runner.dry_run:
             return url
         self.port_file.write_text(str(port))
         deadline = time.monotonic() + timeout
-        while not answers(port):
+        while not answers(port, self.health_path):
             if time.monotonic() > deadline or self.process.pid() is None:
                 lines = self.log.read_text().strip().splitlines() if self.log.is_file() else []
                 tail = [x for x in lines if not x.startswith("port-forward exited")][-1:]

@@ -11,8 +11,8 @@ from automation.settings.projects import project_files
 PROJECT_LABEL = "airflow-automation/project"
 
 
-def project_objects(target: Target) -> list[ConfigMap | Secret]:
-    """Each project's ConfigMap and Secret, named after the project."""
+def project_objects(target: Target, namespace: str) -> list[ConfigMap | Secret]:
+    """Each project's ConfigMap and Secret, named after the project, in `namespace` (where its task pods run)."""
     objects: list[ConfigMap | Secret] = []
     for name in target.projects:
         files = project_files(name, target)
@@ -22,8 +22,8 @@ def project_objects(target: Target) -> list[ConfigMap | Secret]:
         project_labels = {PROJECT_LABEL: name}
         config = files.config_values(target.name)
         if config is not None:
-            objects.append(ConfigMap(name, target.namespace, config, project_labels))
+            objects.append(ConfigMap(name, namespace, config, project_labels))
         secret = files.secret_values(target.name)
         if secret is not None:
-            objects.append(Secret(name, target.namespace, secret, project_labels))
+            objects.append(Secret(name, namespace, secret, project_labels))
     return objects

@@ -11,7 +11,7 @@ from automation.core import prereqs
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.dags.parity import check_once
-from automation.k8s.projects import project_objects
+from automation.images.sync import images
 from automation.lifecycle.lock import exclusive
 from automation.providers import Provider, provider_for
 from automation.providers.base import UpOptions
@@ -29,11 +29,15 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
             prereqs.check(runner, provider.binaries)
         # Every input is read before anything is made: a bad file stops `up` with nothing changed.
         inputs = provider.read_deploy_inputs(options)
-        projects = project_objects(target)
+        projects = provider.project_objects()
         with runner.step(f"cluster ({provider.kind})"):
             provider.ensure_cluster()
         with runner.step("mounts"):
             provider.ensure_mounts()
+        if provider.tool_images:
+            with runner.step(f"images {provider.kind} needs: {', '.join(provider.tool_images)}"):
+                # Their tags go to the target's state folder: the DAGs' images.json stays as committed.
+                images(runner, target, only=provider.tool_images, tags_file=provider.tool_tags_file())
         report["objects"] = provider.ensure_objects(projects)
         if not options.skip_dags_check:
             with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):

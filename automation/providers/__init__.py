@@ -8,10 +8,12 @@ from automation.providers.composer import ComposerProvider
 from automation.providers.existing import ExistingProvider
 from automation.providers.gke import GkeProvider
 from automation.providers.minikube import MinikubeProvider
+from automation.providers.rehearsal import ComposerRehearsalProvider
 from automation.settings.model import Target
 
 PROVIDERS: dict[str, type[Provider]] = {
-    cls.kind: cls for cls in (MinikubeProvider, ExistingProvider, GkeProvider, ComposerProvider)
+    cls.kind: cls for cls in (MinikubeProvider, ExistingProvider, GkeProvider, ComposerProvider,
+                              ComposerRehearsalProvider)
 }
 
 

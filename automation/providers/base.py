@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -66,6 +67,8 @@ class Provider:
     outputs_on_host: ClassVar[bool] = False
     # Task pods must follow Cloud Composer 3's KubernetesPodOperator rules (dags.composer_lint).
     composer_pod_rules: ClassVar[bool] = False
+    # Images built here that `up` needs before anything else (under images/, MANUAL: not worker images).
+    tool_images: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, runner: Runner, target: Target):
         self.runner = runner
@@ -108,6 +111,24 @@ class Provider:
 
     def state_dir(self) -> Path:
         return state_dir(self.target.name)
+
+    def tool_tags_file(self) -> Path:
+        """Where `up` writes the tags of the provider's tool images (never the DAGs' images.json)."""
+        return self.state_dir() / "tool-images.json"
+
+    def tool_image(self, name: str) -> str:
+        from automation.settings.image_tags import read_tags
+
+        tag = read_tags(self.tool_tags_file()).get(name, "unbuilt")
+        registry = (self.target.images.registry or "").rstrip("/")
+        return f"{registry}/{name}:{tag}" if registry else f"{name}:{tag}"
+
+    def storage(self) -> AbstractContextManager[None]:
+        """While open, gs:// paths of this machine reach the target's buckets (Cloud Storage: nothing to do)."""
+        return nullcontext()
+
+    def before_run(self) -> None:
+        """What `e2e` does before it triggers a run (the rehearsal: the edited task code into its bucket)."""
 
     # -- checks before anything is made --------------------------------------------------------------------------
     def check_resources(self) -> None:
@@ -174,6 +195,12 @@ class Provider:
             image_registry=self.target.images.registry or "",
         )
 
+    def project_objects(self) -> list[ConfigMap | Secret]:
+        """Each project's ConfigMap and Secret, in the namespace its task pods run in."""
+        from automation.k8s.projects import project_objects
+
+        return project_objects(self.target, self.task_pod_facts().namespace)
+
     def task_env(self) -> dict[str, str]:
         return dict(self.task_pod_facts().to_env())
 
@@ -207,15 +234,13 @@ class Provider:
 
     def desired_objects(self) -> list[dict[str, Any]]:
         """Every object `up` makes on the target's cluster, in order; Secrets with their (generated) values."""
-        from automation.k8s.projects import project_objects
-
         docs: list[dict[str, Any]] = [self.namespace().render()]
         for volume in self.volumes():
             docs.extend(volume.render())
         if self.cluster_access:  # Composer keeps Airflow's own secrets
             core, _ = airflow_secrets.core_secret(self.target, None)
             docs.append(core.render())
-        docs.extend(obj.render() for obj in project_objects(self.target))
+        docs.extend(obj.render() for obj in self.project_objects())
         docs.extend(self.extra_objects())
         return docs
 

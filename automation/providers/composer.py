@@ -39,6 +39,9 @@ class ComposerProvider(Provider):
         assert self.target.composer is not None
         return self.target.composer
 
+    def airflow_version(self) -> str:
+        return self.composer.airflow_version or super().airflow_version()
+
     def _where(self) -> list[str]:
         c = self.composer
         return ["--environment", c.environment, "--location", c.region, "--project", c.project]

@@ -42,3 +42,6 @@ XCOM_SIDECAR: str = _contract.XCOM_SIDECAR
 GCSFUSE_ANNOTATION: str = _contract.GCSFUSE_ANNOTATION
 LAUNCHER: str = _contract.LAUNCHER
 NONE: str = _contract.NONE
+GCS_EMULATOR: str = _contract.GCS_EMULATOR
+GCS_EMULATOR_PORT: int = _contract.GCS_EMULATOR_PORT
+emulator_env = _contract.emulator_env

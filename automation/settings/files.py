@@ -23,7 +23,7 @@ _TARGET = TypeAdapter(Target)
 _TOP_KEYS = {"defaults", "targets"}
 # The settings blocks each provider cannot run without.
 _REQUIRED_BLOCKS = {"minikube": ("minikube", "mounts"), "existing": ("mounts",), "gke": ("gke",),
-                    "composer": ("composer",)}
+                    "composer": ("composer",), "composer-rehearsal": ("mounts", "composer")}
 _BLOCK_FIX = {"mounts": "add mounts.dags and mounts.data"}
 
 
@@ -93,6 +93,13 @@ class Settings:
     def target(self, name: str) -> Target:
         data = expand(self._resolve(name))
         data["name"] = name
+        rehearsed = data.get("rehearses")
+        if rehearsed is not None and "composer" not in data:
+            # One description of the Composer environment: the rehearsal takes the rehearsed target's.
+            if rehearsed not in self.raw_targets:
+                raise UserError(f"{self.raw_targets[name][0]}: targets.{name}.rehearses: unknown target {rehearsed!r}",
+                                f"name a Composer target: one of {', '.join(self.names)}")
+            data["composer"] = expand(self._resolve(rehearsed)).get("composer")
         # A value may come from any of the files (a default in an overlay): name them all when there are several.
         path = self.raw_targets[name][0] if len(self.files) == 1 else " + ".join(str(f) for f in self.files)
         try:

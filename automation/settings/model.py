@@ -65,6 +65,9 @@ class Gke:
     kubernetes_service_account: str = "airflow-tasks"
 
 
+COMPOSER_IMAGE = re.compile(r"composer-3-airflow-(\d+\.\d+\.\d+)(?:-build\.\d+)?")
+
+
 @checked(config=STRICT)
 class Composer:
     project: str
@@ -78,6 +81,19 @@ class Composer:
     # The Composer image the environment runs (composer-3-airflow-X.Y.Z-build.N): its Airflow version is
     # the one DAGs are checked against.
     image_version: str = ""
+
+    @field_validator("image_version")
+    @classmethod
+    def _composer_3(cls, value: str) -> str:
+        if value and not COMPOSER_IMAGE.fullmatch(value):
+            raise ValueError(f"a Composer 3 image version (composer-3-airflow-X.Y.Z[-build.N]), not {value!r}")
+        return value
+
+    @property
+    def airflow_version(self) -> str | None:
+        """The Airflow of the image version: composer-3-airflow-3.1.7-build.2 -> 3.1.7."""
+        match = COMPOSER_IMAGE.fullmatch(self.image_version)
+        return match.group(1) if match else None
 
 
 @checked(config=STRICT)
@@ -131,6 +147,11 @@ class Images:
     # this machine's Docker into `ctr images import`), and its namespace (the CRI's is k8s.io).
     containerd_socket: str | None = None
     containerd_namespace: str = "k8s.io"
+    # The base of images built here (worker images, the rehearsal's GCS emulator) when not the Dockerfile's
+    # python:3.12-slim: a mirror, or an image pinned by digest. `images --base-image` overrides it.
+    base_image: str | None = None
+    # A CA bundle trusted while building (an intercepting proxy); `images --ca-bundle` overrides it.
+    ca_bundle: str | None = None
 
 
 @checked(config=STRICT)
@@ -150,7 +171,7 @@ class Ui:
 @checked(config=STRICT)
 class Target:
     name: str
-    provider: Literal["minikube", "existing", "gke", "composer"]
+    provider: Literal["minikube", "existing", "gke", "composer", "composer-rehearsal"]
     namespace: DnsLabel = "airflow"
     release: DnsLabel = "airflow"
     chart: Chart = field(default_factory=Chart)
@@ -174,6 +195,8 @@ class Target:
     disable: list[str] = field(default_factory=list)
     # The Airflow this target runs, when it is not the pinned one (versions.py).
     airflow_version: str | None = None
+    # composer-rehearsal only: the Composer target this one rehearses (its composer block is taken from there).
+    rehearses: str | None = None
     # Seconds `up` waits for the Airflow components.
     ready_timeout: Annotated[int, Field(ge=30)] = 900
 

@@ -26,6 +26,9 @@ GCSFUSE_ANNOTATION = "gke-gcsfuse/volumes"
 # Every worker image carries the launcher (images/launcher/launch.py): it runs a task script from the code
 # root, a folder in the pod (the DAGs mount) or gs://BUCKET/dags (Composer), fetched at start.
 LAUNCHER = "/opt/automation/launch.py"
+# Where a GCS emulator stands in for Cloud Storage (the Composer rehearsal): its Service and port.
+GCS_EMULATOR = "gcs-emulator"
+GCS_EMULATOR_PORT = 9023
 # gcloud's KEY=VALUE lists cannot carry an empty value: "no value" is written as this word.
 NONE = "none"
 
@@ -76,6 +79,21 @@ class TaskPodFacts:
             text = "" if raw == NONE else raw
             values[f.name] = _annotations(text) if f.name == "pod_annotations" else text
         return cls(**values)  # type: ignore[arg-type]
+
+
+def emulator_env(endpoint: str) -> dict[str, str]:
+    """What a GCS client needs to use the emulator at `endpoint` instead of Cloud Storage: the one difference
+    between the Composer rehearsal and Composer. Task pods get it (common.utils) and so does this machine when
+    it seeds the buckets and reads a run's output (automation.providers.rehearsal): one definition for both."""
+    if not endpoint:
+        return {}
+    return {
+        "STORAGE_EMULATOR_HOST": endpoint,
+        # No metadata server to ask for credentials: without this, gcsfs probes 169.254.169.254 first.
+        "NO_GCE_CHECK": "true",
+        # The emulator has no hierarchical-namespace API for gcsfs to probe.
+        "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
+    }
 
 
 def _annotations(text: str) -> dict[str, str]:

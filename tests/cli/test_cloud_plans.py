@@ -165,3 +165,32 @@ def test_gke_render_is_valid_and_has_no_host_path(tmp_path: Path, overlay: Path)
     for workload in mounting:
         annotations = workload["spec"]["template"]["metadata"].get("annotations") or {}
         assert annotations.get("gke-gcsfuse/volumes") == "true", workload["metadata"]["name"]
+
+
+def test_composer_rehearsal_dry_run_plan(tmp_path: Path, overlay: Path) -> None:
+    """Composer's side on a reachable cluster: its namespace first, the projects there, the task role, the
+    emulator, then the buckets of the Composer target's names, seeded; Airflow at the Composer image's version."""
+    rehearsal = {"projects": ["demo"], "projects_dir": str(tmp_path / "projects")}
+    settings = yaml.safe_load(overlay.read_text())
+    settings["targets"]["composer-rehearsal"] = rehearsal
+    overlay.write_text(yaml.safe_dump(settings))
+    result = run_cli("up", "--target", "composer-rehearsal", "--dry-run", "--skip-dags-check", "--settings",
+                     str(overlay), env={"KUBECONFIG": "/nonexistent"})
+    assert result.returncode == 0, result.stderr
+    plan = planned(result.stdout)
+    order = [
+        "apply Namespace/composer-user-workloads (create, server-side)",
+        "apply ConfigMap/demo -n composer-user-workloads (create, server-side)",
+        "apply Secret/demo -n composer-user-workloads (create, server-side)",
+        "apply Role/airflow-task-pods -n composer-user-workloads (create, server-side)",
+        "apply RoleBinding/airflow-task-pods -n composer-user-workloads (create, server-side)",
+        "apply Deployment/gcs-emulator -n airflow (create, server-side)",
+        "create bucket gs://europe-west1-airflow-00000000-bucket",
+        "create bucket gs://my-gcp-project-airflow-data",
+    ]
+    positions = [plan.index(step) for step in order]
+    assert positions == sorted(positions), plan
+    assert any(p.startswith("upload ") and "to gs://europe-west1-airflow-00000000-bucket/dags/" in p for p in plan)
+    assert not any("PersistentVolumeClaim/airflow-data" in p for p in plan)  # Airflow's claims only
+    assert "Helm release airflow (chart 1.21.0, Airflow 3.1.7)" in result.stdout
+    assert SECRET_VALUE not in result.stdout + result.stderr

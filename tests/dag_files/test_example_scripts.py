@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from automation.settings.contract import emulator_env
 from tests.conftest import REPO, need
 
 DAGS = REPO / "dags"
@@ -107,8 +108,8 @@ def gcs() -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-m", "gcp_storage_emulator", "start", "--host", "127.0.0.1",
                              "--port", str(port), "--in-memory", "--default-bucket", "test-bucket", "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    env = {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{port}", "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
-           "NO_GCE_CHECK": "True", "GOOGLE_CLOUD_PROJECT": "test"}
+    # The variables task pods get on the Composer rehearsal (one definition: the task-pod contract).
+    env = {**emulator_env(f"http://127.0.0.1:{port}"), "GOOGLE_CLOUD_PROJECT": "test"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # before gcsfs is imported: it reads them at import and at first use
     try:

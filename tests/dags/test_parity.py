@@ -25,7 +25,7 @@ def overlay(tmp_path: Path, target: str, **settings: object) -> Path:
 
 
 def test_every_target_passes_with_the_repository_dags() -> None:
-    for target in ("local", "existing", "gke", "composer"):
+    for target in ("local", "existing", "gke", "composer", "composer-rehearsal"):
         result = run_cli("dags", "--target", target, "--no-server", timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"target {target}: 6 task pods fit it" in result.stdout
@@ -68,3 +68,32 @@ def test_target_without_the_project_its_tasks_read(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "example_db.write_rows: reads configMap 'example-db', which target local does not define" \
         in result.stdout
+
+
+def _one_task_dag(dags: Path, name: str, env: dict[str, str]) -> None:
+    shutil.copytree(REPO / "dags/common", dags / "common")
+    (dags / f"{name}.py").write_text(
+        f'"""Airflow DAG whose task sets its own environment."""\n'
+        "from common.utils import project_dag, project_task\n\n"
+        f'with project_dag("example1", "{name}", output="output/x.csv"):\n'
+        f'    project_task("example1", "t", "example1/scripts/extract.py", env={env!r})\n')
+
+
+def test_rehearsal_task_pointed_away_from_the_emulator(tmp_path: Path) -> None:
+    """The emulator endpoint is the writer's (the provider) and the reader's (project_task) contract: a task
+    that overrides it would talk to Cloud Storage from the rehearsal, and the check names it."""
+    _one_task_dag(tmp_path / "dags", "own_endpoint", {"STORAGE_EMULATOR_HOST": "http://elsewhere:1"})
+    result = run_cli("dags", "--target", "composer-rehearsal", "--no-server", "--dags-folder",
+                     str(tmp_path / "dags"), timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert ("own_endpoint.t: STORAGE_EMULATOR_HOST is 'http://elsewhere:1', target composer-rehearsal's GCS "
+            "emulator needs 'http://gcs-emulator.airflow.svc.cluster.local:9023'") in result.stdout
+
+
+def test_cloud_task_pointed_at_an_emulator(tmp_path: Path) -> None:
+    _one_task_dag(tmp_path / "dags", "emulated", {"STORAGE_EMULATOR_HOST": "http://localhost:9023"})
+    result = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(tmp_path / "dags"),
+                     timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "emulated.t: sets STORAGE_EMULATOR_HOST='http://localhost:9023', but target composer has no GCS " \
+        "emulator" in result.stdout

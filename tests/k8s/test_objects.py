@@ -95,3 +95,29 @@ def test_node_folder_job_makes_each_folder_owned_by_airflow(folders: tuple[str, 
         assert f"install -d -o 50000 -g 0 -m 0775 /node/f{i}/{leaf}" in script
         assert f"chown 50000:0 /node/f{i}/{leaf}" in script
         assert {"name": f"f{i}", "mountPath": f"/node/f{i}"} in container["volumeMounts"]
+
+
+def test_gcs_emulator_deployment_and_service_agree_on_port_and_labels() -> None:
+    from automation.k8s.objects import GcsEmulator
+
+    emulator = GcsEmulator("gcs-emulator", "airflow", "gcs-emulator:0123", 9023)
+    deployment, service = (valid(m) for m in emulator.render())
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:3] == ["gcp-storage-emulator", "--data-dir", "/storage"]
+    assert container["ports"][0]["containerPort"] == service["spec"]["ports"][0]["targetPort"] == 9023
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"] \
+        == deployment["spec"]["template"]["metadata"]["labels"]
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert emulator.endpoint == "http://gcs-emulator.airflow.svc.cluster.local:9023"
+
+
+def test_pod_launcher_role_binds_an_account_of_another_namespace() -> None:
+    from automation.k8s.objects import PodLauncherRole
+
+    role, binding = (valid(m) for m in PodLauncherRole("tasks", "composer-user-workloads", "airflow-worker",
+                                                        "airflow").render())
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == "composer-user-workloads"
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "airflow-worker", "namespace": "airflow"}]
+    resources = {r for rule in role["rules"] for r in rule["resources"]}
+    assert {"pods", "pods/log", "pods/exec", "events"} <= resources

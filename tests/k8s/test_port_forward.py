@@ -71,3 +71,12 @@ def test_dry_run_start_plans_the_supervised_forward_and_writes_nothing(tmp_path:
     assert "-m automation.k8s.forward_loop --context x -n airflow port-forward --address 127.0.0.1" in command
     assert command.endswith("svc/airflow-api-server 8093:8080")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_forward_to_another_service_port() -> None:
+    runner = Runner(dry_run=True, out=io.StringIO())
+    emulator = PortForward("gcs-emulator", Path("/nonexistent"), (), "airflow", "gcs-emulator", remote_port=9023,
+                           health_path="/storage/v1/b")
+    emulator.start(runner, 9100)
+    (command,) = runner.commands()
+    assert command.endswith("svc/gcs-emulator 9100:9023")

@@ -73,6 +73,12 @@ def test_cli_overrides_resources() -> None:
         ("targets:\n  local:\n    logs: {size: lots}\n", "targets.local.logs.size: expected a quantity"),
         ("targets:\n  g:\n    provider: gke\n", "targets.g.gke: missing"),
         ("targets:\n  a: {extends: b, provider: existing}\n  b: {extends: a}\n", "extend each other in a cycle"),
+        ("targets:\n  r:\n    extends: existing\n    provider: composer-rehearsal\n    rehearses: nope\n",
+         "targets.r.rehearses: unknown target 'nope'"),
+        ("targets:\n  r:\n    extends: existing\n    provider: composer-rehearsal\n",
+         "targets.r.composer: missing, provider 'composer-rehearsal' needs it"),
+        ("targets:\n  composer:\n    composer: {image_version: composer-2.9.0-airflow-2.10.2}\n",
+         "targets.composer.composer.image_version: a Composer 3 image version"),
         ("target:\n  local: {}\n", "unknown top-level key 'target'"),
         ("targets:\n  local:\n    minikube: [1, 2\n", "invalid YAML at line 4"),
     ],
@@ -85,3 +91,10 @@ def test_invalid_settings_name_file_and_key(tmp_path: Path, body: str, expected:
     line = info.value.line()
     assert expected in line
     assert "\n" not in line
+
+
+def test_a_rehearsal_takes_the_rehearsed_composer_block(tmp_path: Path) -> None:
+    extra = overlay(tmp_path, "targets:\n  composer:\n    composer: {image_version: composer-3-airflow-3.1.5}\n")
+    rehearsal = load_target("composer-rehearsal", [extra])
+    assert rehearsal.composer == load_target("composer", [extra]).composer
+    assert rehearsal.composer is not None and rehearsal.composer.airflow_version == "3.1.5"

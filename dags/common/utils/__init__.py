@@ -37,7 +37,7 @@ __all__ = [
     "project_task",
 ]
 
-from common.contract import DAGS_PATH, DATA_MOUNT, GID, UID, TaskPodFacts
+from common.contract import DAGS_PATH, DATA_MOUNT, GID, UID, TaskPodFacts, emulator_env
 
 # A fixed date: a moving one (now() - 1 day) changes the DAG at every parse.
 START_DATE = _dt.datetime(2025, 1, 1, tzinfo=_dt.UTC)
@@ -160,10 +160,8 @@ def project_task(
         # subPath: a task sees its own project's data and nothing else.
         mounts.append(k8s.V1VolumeMount(name="data", mount_path=f"{DATA_MOUNT}/{project}", sub_path=project))
 
-    plain = {"DATA_ROOT": data_root(project), "PROJECT": project}
-    if target.storage_emulator_host:
-        # Only where a GCS emulator stands in for Cloud Storage: the client libraries read this variable.
-        plain["STORAGE_EMULATOR_HOST"] = target.storage_emulator_host
+    # emulator_env is empty except where a GCS emulator stands in for Cloud Storage (the Composer rehearsal).
+    plain = {"DATA_ROOT": data_root(project), "PROJECT": project, **emulator_env(target.storage_emulator_host)}
     env_vars = [k8s.V1EnvVar(name=k, value=v) for k, v in {**plain, **(env or {})}.items()]
     # optional: a project without a ConfigMap or a Secret still runs.
     env_from = [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=project, optional=True)),

@@ -1,0 +1,201 @@
+"""The Composer rehearsal: Cloud Composer 3's task contract on a cluster we can reach.
+
+Airflow comes from the chart (the existing-cluster provider's way), at the Airflow version of the rehearsed
+Composer image; task pods get exactly what they get on Composer: namespace composer-user-workloads, no
+volumes, the project's ConfigMap and Secret there, task code and data in gs:// buckets of the same names.
+Those buckets are served by a GCS emulator running in the cluster: its endpoint (contract.emulator_env) is
+the one difference from Composer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from automation.core.errors import UserError
+from automation.core.versions import VERSIONS
+from automation.k8s.apply import ensure
+from automation.k8s.cluster import ClusterState, LiveCluster
+from automation.k8s.objects import ConfigMap, GcsEmulator, Namespace, PodLauncherRole, Secret, StaticVolume
+from automation.k8s.port_forward import PortForward, pick_port
+from automation.providers.existing import ExistingProvider
+from automation.settings.contract import (
+    COMPOSER_NAMESPACE,
+    DAGS_CLAIM,
+    GCS_EMULATOR,
+    GCS_EMULATOR_PORT,
+    LOGS_CLAIM,
+    emulator_env,
+)
+from automation.settings.model import Composer
+from automation.storage.buckets import Buckets, environment
+
+TASK_ROLE = "airflow-task-pods"
+# The emulator answers this listing when it is up (readiness probe and port-forward check alike).
+EMULATOR_HEALTH = "/storage/v1/b"
+EMULATOR_LOCAL_PORT = 9023
+# What of data/PROJECT is copied into the data bucket: the inputs (outputs are what runs write).
+SEEDED = "input"
+
+
+class ComposerRehearsalProvider(ExistingProvider):
+    kind = "composer-rehearsal"
+    composer_pod_rules = True
+    outputs_on_host = False
+    tool_images = (GCS_EMULATOR,)
+
+    @property
+    def composer(self) -> Composer:
+        assert self.target.composer is not None
+        return self.target.composer
+
+    def airflow_version(self) -> str:
+        """An explicit airflow_version first (CI runs the pinned one too), else the rehearsed image's."""
+        return self.target.airflow_version or self.composer.airflow_version or VERSIONS.airflow
+
+    def check_resources(self) -> None:
+        target, composer = self.target, self.composer
+        if target.namespace == COMPOSER_NAMESPACE:
+            raise UserError(f"targets.{target.name}.namespace is {COMPOSER_NAMESPACE}: that namespace is for task "
+                            "pods; Airflow itself needs another", "set namespace: airflow")
+        for key in ("environment_bucket", "data_bucket"):
+            if not getattr(composer, key):
+                raise UserError(f"targets.{target.name}: composer.{key} is empty (taken from targets."
+                                f"{target.rehearses or target.name})", f"set composer.{key} on the Composer target")
+
+    # -- what the target needs ---------------------------------------------------------------------------------
+    @staticmethod
+    def _bucket(name: str) -> str:
+        return name.removeprefix("gs://").strip("/")
+
+    def emulator(self) -> GcsEmulator:
+        return GcsEmulator(GCS_EMULATOR, self.target.namespace, self.tool_image(GCS_EMULATOR), GCS_EMULATOR_PORT)
+
+    def task_pod_facts(self) -> Any:
+        """Composer's facts (its namespace, no claims, buckets for code and data), plus the emulator."""
+        return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
+                       code_root=f"gs://{self._bucket(self.composer.environment_bucket)}/dags",
+                       data_root=f"gs://{self._bucket(self.composer.data_bucket)}",
+                       storage_emulator_host=self.emulator().endpoint)
+
+    def volumes(self) -> list[StaticVolume]:
+        """Airflow's own: logs, and the DAG folder its components parse (Composer syncs its bucket to them)."""
+        return [v for v in super().volumes() if v.name in (LOGS_CLAIM, DAGS_CLAIM)]
+
+    def node_folders(self) -> list[str]:
+        return [self.target.logs.node_path]
+
+    def extra_objects(self) -> list[dict[str, Any]]:
+        worker = f"{self.target.release}-worker"  # the chart's worker ServiceAccount: it starts task pods
+        return [Namespace(COMPOSER_NAMESPACE).render(),
+                *PodLauncherRole(TASK_ROLE, COMPOSER_NAMESPACE, worker, self.target.namespace).render(),
+                *self.emulator().render()]
+
+    def output_location(self, project: str, output: str) -> str:
+        return f"{self.task_pod_facts().data_root}/{project}/{output}"
+
+    # -- up ------------------------------------------------------------------------------------------------------
+    def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
+        with self.runner.step(f"namespace {COMPOSER_NAMESPACE} (task pods and project objects, as on Composer)"):
+            created = ensure(self.runner, self.state(), Namespace(COMPOSER_NAMESPACE).render())
+        return {"task-namespace": created, **super().ensure_objects(projects)}
+
+    def ensure_extra(self, state: ClusterState) -> dict[str, str]:
+        outcome = super().ensure_extra(state)
+        with self.runner.step("GCS emulator ready, buckets seeded (environment bucket dags/, data inputs)"):
+            self.wait_emulator(state)
+            with self.storage():
+                outcome.update(self.seed())
+        return outcome
+
+    def wait_emulator(self, state: ClusterState, timeout: float = 180) -> None:
+        if not isinstance(state, LiveCluster) or self.runner.dry_run:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            deployment = state.get("Deployment", GCS_EMULATOR, self.target.namespace) or {}
+            status = deployment.get("status") or {}
+            if (status.get("readyReplicas") or 0) >= 1 and status.get("updatedReplicas") == status.get("replicas"):
+                self.runner.ok(f"Deployment/{GCS_EMULATOR} ready")
+                return
+            wanted = self.emulator().render()[0]["spec"]["template"]["spec"]["containers"][0]
+            for pod in state.list("Pod", self.target.namespace, f"app.kubernetes.io/name={GCS_EMULATOR}"):
+                current = ((pod.get("spec") or {}).get("containers") or [{}])[0]
+                if (current.get("image"), current.get("command")) != (wanted["image"], wanted["command"]):
+                    continue  # a pod of the previous version, on its way out
+                for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                    if (container.get("restartCount") or 0) >= 2:
+                        log = state.pod_log(pod["metadata"]["name"], self.target.namespace, tail=5).strip()
+                        raise UserError(f"the GCS emulator keeps exiting: {log.splitlines()[-1] if log else '?'}",
+                                        f"kubectl -n {self.target.namespace} logs deploy/{GCS_EMULATOR}")
+            if time.monotonic() > deadline:
+                raise UserError(f"the GCS emulator did not become ready within {timeout:.0f}s",
+                                f"kubectl -n {self.target.namespace} describe deployment {GCS_EMULATOR}")
+            time.sleep(1)
+
+    def seed(self) -> dict[str, str]:
+        """The buckets as a fresh Composer environment would have them once the DAGs are imported and the
+        inputs uploaded: the same names as on Composer."""
+        buckets = Buckets(self.runner)
+        outcome = {}
+        for bucket in (self.composer.environment_bucket, self.composer.data_bucket):
+            outcome[f"bucket/{self._bucket(bucket)}"] = buckets.ensure_bucket(self._bucket(bucket))
+        outcome["task-code"] = str(self.sync_code(buckets))
+        data_root = self.task_pod_facts().data_root
+        for project in self.target.projects:
+            inputs = self.target.path(self.target.mounts.data.host if self.target.mounts else "data") / project / SEEDED
+            if inputs.is_dir():
+                report = buckets.sync(inputs, f"{data_root}/{project}/{SEEDED}", replace=False)
+                self.runner.ok(f"{project}/{SEEDED}: {report}")
+                outcome[f"inputs/{project}"] = str(report)
+        return outcome
+
+    def sync_code(self, buckets: Buckets) -> Any:
+        report = buckets.sync(self.target.path(self.target.mounts.dags.host if self.target.mounts else "dags"),
+                              self.task_pod_facts().code_root)
+        self.runner.ok(f"DAG folder -> {self.task_pod_facts().code_root}: {report}")
+        return report
+
+    def emulator_forward(self) -> PortForward:
+        return PortForward(GCS_EMULATOR, self.state_dir(), tuple(self.kubectl_args()), self.target.namespace,
+                           GCS_EMULATOR, remote_port=GCS_EMULATOR_PORT, health_path=EMULATOR_HEALTH)
+
+    @contextmanager
+    def storage(self) -> Iterator[None]:
+        """gs:// from this machine reaches the emulator, through a supervised port-forward left running."""
+        if self.runner.dry_run:
+            self.runner.plan(f"port-forward svc/{GCS_EMULATOR} to localhost (gs:// from this machine)")
+            yield
+            return
+        forward = self.emulator_forward()
+        url = forward.healthy_url() or forward.start(
+            self.runner, pick_port(EMULATOR_LOCAL_PORT, explicit=False),
+            fix=f"kubectl -n {self.target.namespace} logs deploy/{GCS_EMULATOR}")
+        with environment(emulator_env(url.replace("localhost", "127.0.0.1"))):
+            yield
+
+    def before_run(self) -> None:
+        """An edited task script is what the next run uses, as locally: the DAG folder into the bucket."""
+        with self.runner.step(f"task code into {self.task_pod_facts().code_root}"), self.storage():
+            self.sync_code(Buckets(self.runner))
+
+    # -- down ----------------------------------------------------------------------------------------------------
+    def uninstall(self) -> None:
+        self.emulator_forward().stop(self.runner)
+        super().uninstall()
+
+    def purge(self, state: ClusterState) -> None:
+        super().purge(state)
+        self.runner.plan(f"delete Namespace/{COMPOSER_NAMESPACE}")
+        if isinstance(state, LiveCluster) and not self.runner.dry_run:
+            state.delete("Namespace", COMPOSER_NAMESPACE)
+            deadline = time.monotonic() + 300
+            while state.get("Namespace", COMPOSER_NAMESPACE) and time.monotonic() < deadline:
+                time.sleep(2)
+
+    def mounts_summary(self) -> str:
+        return (f"Airflow: {super().mounts_summary()}; task pods: none (code {self.task_pod_facts().code_root}, "
+                f"data {self.task_pod_facts().data_root}, GCS emulator)")
