@@ -25,13 +25,26 @@ def describe(manifest: dict[str, Any]) -> str:
     return f"{manifest['kind']}/{meta['name']}{ns}"
 
 
-def ensure(runner: Runner, state: ClusterState, manifest: dict[str, Any], *, create_only: bool = False) -> str:
+READ = object()  # `ensure`'s default: read the object from the cluster
+
+
+def listed(state: ClusterState, kind: str, namespace: str) -> dict[str, dict[str, Any]]:
+    """Every object of `kind` in `namespace` by name: one list for many `ensure` calls (one read per object
+    would grow with the number of projects)."""
+    # A list's items carry no kind of their own: put it back, as a single read returns it.
+    return {obj["metadata"]["name"]: {**obj, "kind": kind} for obj in state.list(kind, namespace)}
+
+
+def ensure(runner: Runner, state: ClusterState, manifest: dict[str, Any], *, create_only: bool = False,
+           current: Any = READ) -> str:
     """Apply `manifest` unless the cluster already holds it. Returns 'created', 'updated' or 'unchanged'.
 
-    `create_only` objects (generated secrets) are never rewritten once present.
+    `create_only` objects (generated secrets) are never rewritten once present. `current`: the object as
+    already read (from `listed`), or None when absent; read here when not given.
     """
     meta = manifest["metadata"]
-    current = state.get(manifest["kind"], meta["name"], meta.get("namespace"))
+    if current is READ:
+        current = state.get(manifest["kind"], meta["name"], meta.get("namespace"))
     if current is not None and (create_only or contains(current, _comparable(manifest))):
         runner.ok(f"{describe(manifest)} unchanged")
         return "unchanged"

@@ -25,8 +25,14 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
         claim = state.get("PersistentVolumeClaim", volume.name, target.namespace)
         vols.append(f"{volume.name} {(claim or {}).get('status', {}).get('phase', 'absent')}")
     rows["volumes"] = ", ".join(vols) or "-"
-    names = [airflow_secrets.core_secret_name(target), *target.projects]
-    present = [n for n in names if state.get("Secret", n, target.namespace)]
+    # One list per namespace, not one read per project: Airflow's secret and the projects' (where task pods run).
+    project_ns = provider.task_pod_facts().namespace
+    listed = {(target.namespace, s["metadata"]["name"]) for s in state.list("Secret", target.namespace)}
+    if project_ns != target.namespace:
+        listed |= {(project_ns, s["metadata"]["name"]) for s in state.list("Secret", project_ns)}
+    wanted = [(target.namespace, airflow_secrets.core_secret_name(target)), *((project_ns, p) for p in target.projects)]
+    names = [name for _, name in wanted]
+    present = [name for key, name in zip(wanted, names, strict=True) if key in listed]
     rows["secrets"] = f"present: {', '.join(present) or 'none'}" + (
         f"; absent: {', '.join(sorted(set(names) - set(present)))}" if set(names) - set(present) else "")
     release = provider.helm().release() if state.reachable else None

@@ -21,7 +21,7 @@ from automation.core.paths import state_dir
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
-from automation.k8s.apply import ensure
+from automation.k8s.apply import ensure, listed
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
 from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
@@ -268,8 +268,13 @@ class Provider:
         with runner.step("Airflow secrets (made once, never regenerated)"):
             outcome.update(self.ensure_airflow_secrets(state))
         with runner.step(f"projects: {', '.join(target.projects) or 'none'}"):
+            known: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
             for obj in projects:
-                outcome[f"{type(obj).__name__}/{obj.name}"] = ensure(runner, state, obj.render())
+                kind = type(obj).__name__
+                if (kind, obj.namespace) not in known:
+                    known[kind, obj.namespace] = listed(state, kind, obj.namespace)
+                outcome[f"{kind}/{obj.name}"] = ensure(runner, state, obj.render(),
+                                                      current=known[kind, obj.namespace].get(obj.name))
         outcome.update(self.ensure_extra(state))
         return outcome
 

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from automation.core.runner import MASK, Runner
-from automation.k8s.apply import contains, describe, ensure, redact
+from automation.k8s.apply import contains, describe, ensure, listed, redact
 from automation.k8s.cluster import Unreachable
 from automation.k8s.objects import ConfigMap, Namespace, Secret, host_path_volume
 
@@ -86,3 +86,22 @@ def test_bound_volumes_compare_by_name_and_labels_only() -> None:
     bound = {**pv, "spec": {"capacity": {"storage": "5Gi"}, "hostPath": {"path": "/elsewhere"}}}
     assert ensure(runner, Held(bound), pv) == "unchanged"
     assert runner.commands() == []
+
+
+def test_listed_objects_decide_like_single_reads() -> None:
+    """One list per kind stands for one read per object: same decisions, no read of its own."""
+    runner = Runner(dry_run=True, out=io.StringIO())
+    config = ConfigMap("c", "airflow", {"k": "v"}).render()
+    item = {k: v for k, v in config.items() if k not in ("kind", "apiVersion")}  # how a list returns it
+    held = Held(config)
+    held.list = lambda kind, namespace=None, selector=None: [item] if kind == "ConfigMap" else []  # type: ignore
+    known = listed(held, "ConfigMap", "airflow")
+
+    class NoReads(Held):
+        def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+            raise AssertionError("ensure read an object it was given")
+
+    assert ensure(runner, NoReads(), config, current=known.get("c")) == "unchanged"
+    assert ensure(runner, NoReads(), ConfigMap("c", "airflow", {"k": "new"}).render(),
+                  current=known.get("c")) == "updated"
+    assert ensure(runner, NoReads(), ConfigMap("d", "airflow", {}).render(), current=known.get("d")) == "created"

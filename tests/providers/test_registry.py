@@ -1,5 +1,5 @@
 """`providers`: every provider a target may name has a class, and `provider_for` picks it; only Minikube stops
-its cluster on `down`, only Composer has no cluster access."""
+its cluster on `down`, only Composer has no cluster access, only the rehearsal builds an image for itself."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_every_provider_value_has_a_class() -> None:
         assert cls.kind == kind and issubclass(cls, Provider)
 
 
-@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer"])
+@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer", "composer-rehearsal"])
 def test_provider_for_picks_the_class_of_the_target(build: Callable[..., Provider], name: str) -> None:
     provider = build(name)
     assert type(provider) is PROVIDERS[provider.target.provider]
@@ -36,9 +36,12 @@ def flagged(flag: str) -> set[str]:
 def test_class_flags() -> None:
     assert flagged("down_stops_cluster") == {"minikube"}
     assert {kind for kind, cls in PROVIDERS.items() if not cls.cluster_access} == {"composer"}
-    assert flagged("composer_pod_rules") == {"composer"}
+    assert flagged("composer_pod_rules") == {"composer", "composer-rehearsal"}
     assert flagged("outputs_on_host") == {"minikube", "existing"}
-    assert {k for k, cls in PROVIDERS.items() if issubclass(cls, LocalClusterProvider)} == {"minikube", "existing"}
+    # The rehearsal's Airflow sits on the existing-cluster provider's volumes; its task pods do not.
+    assert {k for k, cls in PROVIDERS.items() if issubclass(cls, LocalClusterProvider)} == \
+        {"minikube", "existing", "composer-rehearsal"}
+    assert flagged("tool_images") == {"composer-rehearsal"}
 
 
 def test_binaries_each_provider_needs() -> None:

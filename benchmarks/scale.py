@@ -1,0 +1,153 @@
+"""How every command's cost grows with the number of projects: N = 3, 10, 50 projects (the 3 examples plus
+synthetic ones, M DAG files of 3 tasks each), on a real cluster, one table with the growth factor per step
+(time at the largest N / time at the smallest).
+
+    python benchmarks/scale.py --target ci [--sizes 3,10,50] [--dags-per-project 4] [--runs 3]
+                               [--reset-db 'bash .ci/postgres.sh --reset']
+
+It DELETES the target's environment (`down --purge --yes`) before each size: use a test cluster. Each size is
+checked, not assumed: every project's ConfigMap and Secret in the cluster holds exactly its files' values, and
+Airflow's API lists every DAG. Targets: no-op up at 50 <= 2x at 3; the DAG gate at 200 files <= 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from _timing import REPO, automation
+from synthetic_projects import EXAMPLES, SyntheticProjects
+
+from automation.core.runner import Runner
+from automation.k8s.cluster import LiveCluster
+from automation.providers import provider_for
+from automation.settings import load_target
+
+STEPS = ["cold up", "DAGs listed after up", "no-op up", "up, one config changed", "status", "render",
+         "dags (gate + parity, no server)", "dags (with server dry run)", "scheduler parse (sum)"]
+
+
+def median_of(runs: int, *args: str, env: dict[str, str]) -> float:
+    return statistics.median(automation(*args, env=env) for _ in range(runs))
+
+
+def verify_objects(target_name: str) -> int:
+    """Every project's ConfigMap and Secret on the cluster holds exactly the values of its files."""
+    provider = provider_for(Runner(), load_target(target_name))
+    state = provider.state()
+    assert isinstance(state, LiveCluster), "cluster not reachable"
+    checked = 0
+    for obj in provider.project_objects():
+        kind = type(obj).__name__
+        live = state.get(kind, obj.name, obj.namespace)
+        if live is None:
+            sys.exit(f"check failed: {kind}/{obj.name} missing after up")
+        data = live.get("data") or {}
+        if kind == "Secret":
+            data = {k: base64.b64decode(v).decode() for k, v in data.items()}
+        if data != obj.data:
+            sys.exit(f"check failed: {kind}/{obj.name} holds {sorted(data)} != files' {sorted(obj.data)}")
+        checked += 1
+    return checked
+
+
+def dags_listed(url: str, user: str, password: str, expected: int, timeout: float = 900) -> tuple[float, float]:
+    """Seconds until the API lists `expected` DAGs; the sum of their last parse durations."""
+    t0 = time.monotonic()
+    token = httpx.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    while True:
+        page = httpx.get(f"{url}/api/v2/dags", params={"limit": 1000}, headers=headers, timeout=30).json()
+        if page.get("total_entries", 0) >= expected:
+            waited = time.monotonic() - t0
+            parse = sum(float(d.get("last_parse_duration") or 0) for d in page.get("dags", []))
+            return waited, parse
+        if time.monotonic() - t0 > timeout:
+            sys.exit(f"check failed: {page.get('total_entries')} DAGs listed after {timeout:.0f}s, "
+                     f"expected {expected}")
+        time.sleep(1)
+
+
+def measure(size: int, args: argparse.Namespace) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    t = ["--target", args.target]
+    with SyntheticProjects(size - len(EXAMPLES), args.dags_per_project, args.target) as made:
+        settings = os.environ.get("AUTOMATION_SETTINGS", "")
+        env = {"AUTOMATION_SETTINGS": f"{settings}:{made.overlay}" if settings else str(made.overlay)}
+        os.environ.update(env)
+        try:
+            automation("down", "--purge", "--yes", *t, env=env)
+            if args.reset_db:
+                subprocess.run(args.reset_db, shell=True, check=True, capture_output=True)
+            t0 = time.monotonic()
+            out = subprocess.run([sys.executable, "-m", "automation", "up", *t], cwd=REPO, capture_output=True,
+                                 text=True, env={**os.environ, **env})
+            figures["cold up"] = time.monotonic() - t0
+            if out.returncode:
+                sys.exit(f"cold up failed at N={size}: {out.stderr.strip()}")
+            line = next(x for x in out.stdout.splitlines() if x.startswith("Airflow is up: "))
+            url, _, user, _, password = line.removeprefix("Airflow is up: ").split()
+            expected_dags = 3 + made.dag_files
+            figures["DAGs listed after up"], figures["scheduler parse (sum)"] = dags_listed(
+                url, user, password, expected_dags)
+            figures["no-op up"] = median_of(args.runs, "up", *t, env=env)
+            changed = made.names[0] if made.names else None
+            if changed:
+                made.touch_config(changed)
+                figures["up, one config changed"] = automation("up", *t, env=env)
+            checked = verify_objects(args.target)
+            figures["status"] = median_of(args.runs, "status", *t, env=env)
+            with tempfile.TemporaryDirectory() as out_dir:
+                figures["render"] = median_of(args.runs, "render", *t, "--out", out_dir, env=env)
+            figures["dags (gate + parity, no server)"] = median_of(args.runs, "dags", *t, "--no-server", env=env)
+            figures["dags (with server dry run)"] = automation("dags", *t, env=env)
+            print(f"N={size}: {len(made.projects)} projects, {expected_dags} DAG files, {checked} project objects "
+                  "checked on the cluster, every DAG listed by the API", flush=True)
+        finally:
+            for key in env:
+                os.environ.pop(key, None)
+            if settings:
+                os.environ["AUTOMATION_SETTINGS"] = settings
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--sizes", default="3,10,50")
+    parser.add_argument("--dags-per-project", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reset-db", default="")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if min(sizes) < len(EXAMPLES):
+        sys.exit(f"--sizes: each size counts the {len(EXAMPLES)} example projects, so >= {len(EXAMPLES)}")
+    table: dict[int, dict[str, float]] = {}
+    try:
+        for size in sizes:
+            table[size] = measure(size, args)
+    finally:
+        automation("down", "--purge", "--yes", "--target", args.target, check=False)
+        subprocess.run(["git", "checkout", "--", "dags/common/images.json"], cwd=REPO, check=False)
+    print(f"\n| step (seconds) | {' | '.join(f'N={s}' for s in sizes)} | growth {sizes[-1]}/{sizes[0]} |")
+    print(f"| --- | {' | '.join('---' for _ in sizes)} | --- |")
+    for step in STEPS:
+        row = [table[s].get(step) for s in sizes]
+        first, last = row[0], row[-1]
+        growth = f"{last / first:.2f}x" if first and last else "-"
+        print(f"| {step} | {' | '.join('-' if v is None else f'{v:.2f}' for v in row)} | {growth} |")
+    if sizes[0] == len(EXAMPLES) and Path(REPO / "dags").is_dir():
+        noop = [table[s]["no-op up"] for s in sizes]
+        print(f"no-op up at {sizes[-1]} / at {sizes[0]}: {noop[-1] / noop[0]:.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    main()
