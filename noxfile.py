@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from pathlib import Path
 
 import nox
 
@@ -135,3 +136,14 @@ def tests(session: nox.Session) -> None:
     """The whole suite, cluster tests included (`-- -m cluster` for those alone)."""
     _install(session, "test", airflow=True)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def benchmark(session: nox.Session) -> None:
+    """Run one script of benchmarks/ (-- NAME [ARGS]), e.g. `-- scale --target ci`; it prints medians."""
+    scripts = sorted(p.stem for p in Path("benchmarks").glob("*.py") if not p.stem.startswith("_"))
+    if not session.posargs or session.posargs[0] not in scripts:
+        session.error(f"name a benchmark: nox -s benchmark -- NAME [ARGS], NAME one of {', '.join(scripts)}")
+    _install(session, "test", airflow=True)
+    name, *args = session.posargs
+    session.run("python", f"benchmarks/{name}.py", *args)

@@ -11,6 +11,7 @@ the API server as a server-side dry run.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from automation.k8s.helm import chart_ref
 from automation.providers import Provider
 from automation.providers.base import UpOptions
 from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER, emulator_env
+
+DRY_RUN_WORKERS = 8
 
 
 @dataclass
@@ -154,11 +157,15 @@ def server_dry_run(provider: Provider, pods: dict[str, dict[str, Any]]) -> tuple
         provider.runner.say(f"    note: namespace {namespace} does not exist yet: its objects and the task pods are "
                             "sent to the API server once `up` has made it")
         return checked, problems
-    for task, pod in sorted(pods.items()):
-        error = state.dry_run(pod, create=True)
-        checked += 1
-        if error:
-            problems.append(f"{task}: refused by the API server: {error}")
+    # One request per pod is unavoidable (a dry run takes one object); sent a few at a time, 570 pods of 50
+    # projects take seconds instead of a round trip each in a row.
+    state.resource("Pod")  # API discovery once, before the threads share it
+    with ThreadPoolExecutor(max_workers=DRY_RUN_WORKERS) as pool:
+        answers = pool.map(lambda item: (item[0], state.dry_run(item[1], create=True)), sorted(pods.items()))
+        for task, error in answers:
+            checked += 1
+            if error:
+                problems.append(f"{task}: refused by the API server: {error}")
     return checked, problems
 
 

@@ -136,11 +136,12 @@ class LiveCluster:
             return str(getattr(exc, "summary", lambda: "")() or exc).splitlines()[0]
         return None
 
-    def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
+    def delete(self, kind: str, name: str, namespace: str | None = None, grace_seconds: int | None = None) -> bool:
         from kubernetes.dynamic.exceptions import NotFoundError
 
         try:
-            self.resource(kind).delete(name=name, namespace=None if kind in _CLUSTER_SCOPED else namespace)
+            self.resource(kind).delete(name=name, namespace=None if kind in _CLUSTER_SCOPED else namespace,
+                                       grace_period_seconds=grace_seconds)
         except NotFoundError:
             return False
         return True

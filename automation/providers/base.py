@@ -390,13 +390,25 @@ class Provider:
         else:
             helm.uninstall()
 
-    def delete_namespace(self, state: ClusterState) -> None:
-        self.runner.plan(f"delete Namespace/{self.target.namespace}")
-        if isinstance(state, LiveCluster) and not self.runner.dry_run:
-            state.delete("Namespace", self.target.namespace)
-            deadline = time.monotonic() + 300
-            while state.get("Namespace", self.target.namespace) and time.monotonic() < deadline:
-                time.sleep(2)
+    def delete_namespace(self, state: ClusterState, namespace: str | None = None) -> None:
+        """Delete a namespace and wait until it is gone. Its pods go first, without their grace period, then
+        its claims: left to the namespace controller, claims held by terminating pods make it retry with a
+        growing delay (minutes for a purge that has nothing left to keep)."""
+        namespace = namespace or self.target.namespace
+        self.runner.plan(f"delete Namespace/{namespace} (its pods at once, then its claims)")
+        if not isinstance(state, LiveCluster) or self.runner.dry_run:
+            return
+        for pod in state.list("Pod", namespace):
+            state.delete("Pod", pod["metadata"]["name"], namespace, grace_seconds=0)
+        for claim in state.list("PersistentVolumeClaim", namespace):
+            state.delete("PersistentVolumeClaim", claim["metadata"]["name"], namespace)
+        deadline = time.monotonic() + 120
+        while state.list("PersistentVolumeClaim", namespace) and time.monotonic() < deadline:
+            time.sleep(1)
+        state.delete("Namespace", namespace)
+        deadline = time.monotonic() + 300
+        while state.get("Namespace", namespace) and time.monotonic() < deadline:
+            time.sleep(1)
 
     def purge_all(self) -> None:
         """`down --purge`: the release, the namespace (its secrets and claims), then cluster-wide objects."""

@@ -189,12 +189,7 @@ class ComposerRehearsalProvider(ExistingProvider):
 
     def purge(self, state: ClusterState) -> None:
         super().purge(state)
-        self.runner.plan(f"delete Namespace/{COMPOSER_NAMESPACE}")
-        if isinstance(state, LiveCluster) and not self.runner.dry_run:
-            state.delete("Namespace", COMPOSER_NAMESPACE)
-            deadline = time.monotonic() + 300
-            while state.get("Namespace", COMPOSER_NAMESPACE) and time.monotonic() < deadline:
-                time.sleep(2)
+        self.delete_namespace(state, COMPOSER_NAMESPACE)
 
     def mounts_summary(self) -> str:
         return (f"Airflow: {super().mounts_summary()}; task pods: none (code {self.task_pod_facts().code_root}, "
