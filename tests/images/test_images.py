@@ -261,12 +261,18 @@ def test_task_exit_code_is_the_containers(pod_project: dict[str, Path]) -> None:
 
 
 @pytest.mark.docker
+def _interactive_sigint() -> None:
+    # As from a terminal: a suite started as a background job inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler, so Ctrl-C would never reach the command.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_task_ctrl_c_stops_and_removes_the_container(pod_project: dict[str, Path]) -> None:
     """Output arrives while the container runs; Ctrl-C then stops and removes it, and exits 130."""
     proc = subprocess.Popen([sys.executable, "-m", "automation", "task", "podtest", "sleep", "--settings",
                              str(pod_project["overlay"]), "--dags-dir", str(pod_project["dags"]), "--data-dir",
                              str(pod_project["data"])], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_interactive_sigint)
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stdout is not None
     stdout = proc.stdout
