@@ -5,7 +5,9 @@ Every session accepts the same arguments as `python -m automation COMMAND` (afte
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -45,11 +47,24 @@ AIRFLOW_PINS = [f"apache-airflow[cncf.kubernetes,postgres]=={V['airflow']}"]
 
 
 def _install(session: nox.Session, *extras: str, airflow: bool = False) -> None:
+    # The package is installed editable, so only its dependencies can change what an install does: when they
+    # are those of the last install into this environment, skip it (seconds on every `nox -s up`).
+    wanted = hashlib.sha256(json.dumps({
+        "pyproject": hashlib.sha256(Path(_here, "pyproject.toml").read_bytes()).hexdigest(),
+        "extras": sorted(extras), "airflow": AIRFLOW_PINS if airflow else [], "env": INSTALL_ENV,
+        "exclude_newer": V["airflow_release_date"]}, sort_keys=True).encode()).hexdigest()
+    location = getattr(session.virtualenv, "location", None)
+    stamp = Path(location) / ".automation-installed" if location else None
+    if stamp is not None and stamp.is_file() and stamp.read_text() == wanted:
+        session.log("dependencies unchanged since the last install into this environment: install skipped")
+        return
     if airflow:
         # Airflow and its dependencies as of its release; our own tools (installed next) may be newer.
         session.install(*AIRFLOW_PINS, env={**INSTALL_ENV, "UV_EXCLUDE_NEWER": V["airflow_release_date"]})
     # Editable, so that paths derived from the package are the checkout's; the *.egg-info it writes is ignored.
     session.install("-e", f".[{','.join(extras)}]" if extras else ".", env=INSTALL_ENV)
+    if stamp is not None:
+        stamp.write_text(wanted)
 
 
 def _automation(session: nox.Session, command: str) -> None:

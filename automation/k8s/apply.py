@@ -7,6 +7,7 @@ from typing import Any
 
 from automation.core.runner import MASK, Runner
 from automation.k8s.cluster import ClusterState, LiveCluster
+from automation.k8s.objects import MANAGED_BY, MANAGED_LABEL
 
 
 def contains(current: Any, desired: Any) -> bool:
@@ -35,17 +36,30 @@ def listed(state: ClusterState, kind: str, namespace: str) -> dict[str, dict[str
     return {obj["metadata"]["name"]: {**obj, "kind": kind} for obj in state.list(kind, namespace)}
 
 
+def owned(obj: dict[str, Any]) -> bool:
+    """Made by this tool (every object it makes carries its managed-by label)."""
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_LABEL) == MANAGED_BY
+
+
 def ensure(runner: Runner, state: ClusterState, manifest: dict[str, Any], *, create_only: bool = False,
-           current: Any = READ) -> str:
-    """Apply `manifest` unless the cluster already holds it. Returns 'created', 'updated' or 'unchanged'.
+           current: Any = READ, owned_only: bool = False) -> str:
+    """Apply `manifest` unless the cluster already holds it. Returns 'created', 'updated', 'unchanged', or
+    'foreign' for an `owned_only` object of the same name that this tool did not make (left as it is).
 
     `create_only` objects (generated secrets) are never rewritten once present. `current`: the object as
-    already read (from `listed`), or None when absent; read here when not given.
+    already read (from `listed`), or None when absent; read here when not given. A ConfigMap's or Secret's
+    data must be equal, not just included: a key removed from the files is removed from the cluster too
+    (server-side apply drops the fields this tool's field manager set and no longer sets).
     """
     meta = manifest["metadata"]
     if current is READ:
         current = state.get(manifest["kind"], meta["name"], meta.get("namespace"))
-    if current is not None and (create_only or contains(current, _comparable(manifest))):
+    if current is not None and owned_only and not owned(current):
+        runner.say(f"    warning: {describe(manifest)} exists but was not made by this tool: left as it is -- "
+                   f"delete it, or label it {MANAGED_LABEL}={MANAGED_BY}, to let `up` manage it")
+        return "foreign"
+    if current is not None and (create_only or (contains(current, _comparable(manifest))
+                                                and _same_data(current, manifest))):
         runner.ok(f"{describe(manifest)} unchanged")
         return "unchanged"
     verb = "create" if current is None else "update"
@@ -62,6 +76,28 @@ def _comparable(manifest: dict[str, Any]) -> dict[str, Any]:
         # Their specs are immutable once bound: present with our labels is the same object.
         kept = {"kind": manifest["kind"], "metadata": manifest["metadata"]}
     return kept
+
+
+def _same_data(current: dict[str, Any], manifest: dict[str, Any]) -> bool:
+    if manifest["kind"] not in ("ConfigMap", "Secret"):
+        return True
+    return bool((current.get("data") or {}) == (manifest.get("data") or {}))
+
+
+def prune(runner: Runner, state: ClusterState, known: dict[str, dict[str, Any]], kind: str, namespace: str,
+          label: str, keep: set[str]) -> list[str]:
+    """Delete the `kind` objects among `known` that this tool made with `label` and no longer wants (their
+    label value not in `keep`); objects it did not make are never touched. Names deleted."""
+    deleted = []
+    for name, obj in sorted(known.items()):
+        value = ((obj.get("metadata") or {}).get("labels") or {}).get(label)
+        if value is None or value in keep or not owned(obj):
+            continue
+        runner.plan(f"delete {kind}/{name} -n {namespace} ({label}={value} is no longer in the settings)")
+        if isinstance(state, LiveCluster) and not runner.dry_run:
+            state.delete(kind, name, namespace)
+        deleted.append(name)
+    return deleted
 
 
 def redact(manifest: dict[str, Any]) -> dict[str, Any]:

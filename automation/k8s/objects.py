@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MANAGED_BY = "airflow-automation"
+MANAGED_LABEL = "app.kubernetes.io/managed-by"
 STORAGE_CLASS = "airflow-hostpath"
 
 
 def meta(name: str, namespace: str | None = None, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": {"app.kubernetes.io/managed-by": MANAGED_BY, **(labels or {})}}
+    meta: dict[str, Any] = {"name": name, "labels": {MANAGED_LABEL: MANAGED_BY, **(labels or {})}}
     if namespace:
         meta["namespace"] = namespace
     return meta

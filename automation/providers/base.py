@@ -21,11 +21,12 @@ from automation.core.paths import state_dir
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
-from automation.k8s.apply import ensure, listed
+from automation.k8s.apply import ensure, listed, prune
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
 from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
 from automation.k8s.port_forward import PortForward, pick_port
+from automation.k8s.projects import PROJECT_LABEL, project_objects
 from automation.k8s.ready import wait_ready
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.model import Target
@@ -197,8 +198,6 @@ class Provider:
 
     def project_objects(self) -> list[ConfigMap | Secret]:
         """Each project's ConfigMap and Secret, in the namespace its task pods run in."""
-        from automation.k8s.projects import project_objects
-
         return project_objects(self.target, self.task_pod_facts().namespace)
 
     def task_env(self) -> dict[str, str]:
@@ -273,8 +272,18 @@ class Provider:
                 kind = type(obj).__name__
                 if (kind, obj.namespace) not in known:
                     known[kind, obj.namespace] = listed(state, kind, obj.namespace)
-                outcome[f"{kind}/{obj.name}"] = ensure(runner, state, obj.render(),
+                outcome[f"{kind}/{obj.name}"] = ensure(runner, state, obj.render(), owned_only=True,
                                                       current=known[kind, obj.namespace].get(obj.name))
+            # A project dropped from the settings loses the ConfigMap and Secret this tool made for it.
+            namespaces = {obj.namespace for obj in projects} or {self.task_pod_facts().namespace}
+            for namespace in sorted(namespaces):
+                for kind in ("ConfigMap", "Secret"):
+                    snapshot = known.get((kind, namespace))
+                    if snapshot is None:
+                        snapshot = listed(state, kind, namespace)
+                    for name in prune(runner, state, snapshot, kind, namespace, PROJECT_LABEL,
+                                      set(target.projects)):
+                        outcome[f"{kind}/{name}"] = "deleted"
         outcome.update(self.ensure_extra(state))
         return outcome
 

@@ -16,6 +16,7 @@ from automation.core.runner import Runner
 from automation.providers import provider_for
 from automation.settings import load_target
 from tests.chart.helpers import SCHEMA_VERSION, render_chart
+from tests.conftest import REPO
 
 WORKLOADS = "[?kind=='Deployment' || kind=='StatefulSet' || kind=='Job']"
 # Containers that run Airflow (the log groomers run only a clean-up script).
@@ -87,3 +88,13 @@ def test_the_chart_makes_no_fernet_key(rendered: tuple[str, list[dict[str, Any]]
     refs = jmespath.search(f"{WORKLOADS}[].{AIRFLOW_CONTAINERS}[].env[?name=='AIRFLOW__CORE__FERNET_KEY'][]"
                            ".valueFrom.secretKeyRef", docs)
     assert refs and all(r == {"name": "airflow-core-secrets", "key": "fernet-key"} for r in refs)
+
+
+def test_worker_pods_get_their_resources_through_the_current_key(
+        rendered: tuple[str, list[dict[str, Any]]]) -> None:
+    """`workers.kubernetes.resources`, not the deprecated `workers.resources` (the chart warns on every install)."""
+    target, docs = rendered
+    values = yaml.safe_load((REPO / "helm/values-local.yaml").read_text())
+    assert "resources" not in values["workers"]
+    base = jmespath.search("spec.containers[?name=='base'] | [0]", worker_pod(docs))
+    assert base["resources"] == values["workers"]["kubernetes"]["resources"], target

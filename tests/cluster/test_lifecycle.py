@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from automation.e2e.airflow_api import AirflowApi
 from tests.cluster.support import (
@@ -109,6 +111,45 @@ def test_up_again_changes_nothing(env: Any) -> None:
     assert "apply " not in up.stdout  # no object rewritten
     assert resource_versions(state, target) == before
     assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_up_prunes_what_it_made_and_leaves_what_it_did_not(env: Any, tmp_path: Any) -> None:
+    """A key removed from a project's file and a project removed from the settings are removed from the
+    cluster; a ConfigMap of the same name made by hand is left as it is, with a warning."""
+    target, state = env
+    projects = tmp_path / "k8s"
+    shutil.copytree(REPO / target.projects_dir, projects)
+    config = projects / "example1" / "config.env"
+    config.write_text(config.read_text() + "EXTRA_KEY=1\n")
+    overlay = tmp_path / "projects.yaml"
+
+    def up_with(names: list[str]) -> str:
+        overlay.write_text(yaml.safe_dump({"targets": {target.name: {"projects_dir": str(projects),
+                                                                       "projects": names}}}))
+        result = cli("up", "--settings", str(overlay))
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    every = list(target.projects)
+    up_with(every)
+    assert state.get("ConfigMap", "example1", target.namespace)["data"]["EXTRA_KEY"] == "1"
+    config.write_text(config.read_text().replace("EXTRA_KEY=1\n", ""))
+    up_with(every)
+    assert "EXTRA_KEY" not in state.get("ConfigMap", "example1", target.namespace)["data"]
+    out = up_with([p for p in every if p != "example-notebook"])
+    assert "delete ConfigMap/example-notebook -n airflow" in out
+    assert state.get("ConfigMap", "example-notebook", target.namespace) is None
+    state.apply({"apiVersion": "v1", "kind": "ConfigMap", "data": {"HAND": "made"},
+                 "metadata": {"name": "example-notebook", "namespace": target.namespace}})
+    out = up_with(every)
+    assert "ConfigMap/example-notebook -n airflow exists but was not made by this tool: left as it is" in out
+    assert state.get("ConfigMap", "example-notebook", target.namespace)["data"] == {"HAND": "made"}
+    state.delete("ConfigMap", "example-notebook", target.namespace)
+    restored = cli("up")
+    assert restored.returncode == 0, restored.stderr
+    again = state.get("ConfigMap", "example-notebook", target.namespace)
+    assert again["data"] == {"INPUT_FILE": "input/temperatures.csv"}  # k8s/example-notebook/config.env
+    assert again["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "airflow-automation"
 
 
 def test_parity_check_sends_objects_and_task_pods_to_the_api_server(env: Any, k8s_cluster: Any) -> None:

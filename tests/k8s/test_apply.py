@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from automation.core.runner import MASK, Runner
-from automation.k8s.apply import contains, describe, ensure, listed, redact
+from automation.k8s.apply import contains, describe, ensure, listed, prune, redact
 from automation.k8s.cluster import Unreachable
 from automation.k8s.objects import ConfigMap, Namespace, Secret, host_path_volume
 
@@ -105,3 +105,34 @@ def test_listed_objects_decide_like_single_reads() -> None:
     assert ensure(runner, NoReads(), ConfigMap("c", "airflow", {"k": "new"}).render(),
                   current=known.get("c")) == "updated"
     assert ensure(runner, NoReads(), ConfigMap("d", "airflow", {}).render(), current=known.get("d")) == "created"
+
+
+def test_a_key_removed_from_the_files_is_an_update() -> None:
+    runner = Runner(dry_run=True, out=io.StringIO())
+    held = ConfigMap("c", "airflow", {"kept": "1", "dropped": "2"}).render()
+    assert ensure(runner, Held(held), ConfigMap("c", "airflow", {"kept": "1"}).render()) == "updated"
+    secret = Secret("s", "airflow", {"kept": "1", "dropped": "2"}).render()
+    assert ensure(runner, Held(secret), Secret("s", "airflow", {"kept": "1"}).render()) == "updated"
+
+
+def test_an_object_this_tool_did_not_make_is_left_alone_with_a_warning() -> None:
+    runner = Runner(dry_run=True, out=io.StringIO())
+    by_hand = ConfigMap("p", "airflow", {"mine": "x"}).render()
+    by_hand["metadata"]["labels"] = {}
+    assert ensure(runner, Held(by_hand), ConfigMap("p", "airflow", {"k": "v"}).render(), owned_only=True) == "foreign"
+    assert runner.commands() == []
+    assert "ConfigMap/p -n airflow exists but was not made by this tool: left as it is" in runner.out.getvalue()  # type: ignore[attr-defined]
+
+
+def test_prune_deletes_only_what_this_tool_made_for_a_dropped_project() -> None:
+    runner = Runner(dry_run=True, out=io.StringIO())
+    label = "airflow-automation/project"
+    kept = ConfigMap("kept", "airflow", {}, {label: "kept"}).render()
+    dropped = ConfigMap("dropped", "airflow", {}, {label: "dropped"}).render()
+    by_hand = ConfigMap("by-hand", "airflow", {}, {label: "dropped"}).render()
+    by_hand["metadata"]["labels"] = {label: "dropped"}  # the label, but not made by this tool
+    unlabelled = ConfigMap("other", "airflow", {}).render()
+    known = {o["metadata"]["name"]: o for o in (kept, dropped, by_hand, unlabelled)}
+    assert prune(runner, Held(), known, "ConfigMap", "airflow", label, {"kept"}) == ["dropped"]
+    assert runner.commands() == ["delete ConfigMap/dropped -n airflow (airflow-automation/project=dropped is no "
+                                 "longer in the settings)"]
