@@ -133,12 +133,17 @@ class NodeFolderJob:
 
     def render(self) -> dict[str, Any]:
         mounts, volumes, script = [], [], []
-        for i, path in enumerate(self.folders):
+        parents: dict[str, int] = {}  # one volume per parent folder: 50 projects' data folders share one
+        for path in self.folders:
             parent, leaf = path.rstrip("/").rsplit("/", 1)
-            volumes.append({"name": f"f{i}", "hostPath": {"path": parent or "/", "type": "DirectoryOrCreate"}})
-            mounts.append({"name": f"f{i}", "mountPath": f"/node/f{i}"})
-            script.append(f"install -d -o {self.uid} -g {self.gid} -m 0775 /node/f{i}/{leaf}")
-            script.append(f"chown {self.uid}:{self.gid} /node/f{i}/{leaf} && chmod 0775 /node/f{i}/{leaf}")
+            parent = parent or "/"
+            if parent not in parents:
+                i = parents[parent] = len(parents)
+                volumes.append({"name": f"f{i}", "hostPath": {"path": parent, "type": "DirectoryOrCreate"}})
+                mounts.append({"name": f"f{i}", "mountPath": f"/node/f{i}"})
+            target = f"/node/f{parents[parent]}/{leaf}"
+            script.append(f"install -d -o {self.uid} -g {self.gid} -m 0775 {target}")
+            script.append(f"chown {self.uid}:{self.gid} {target} && chmod 0775 {target}")
         return {
             "apiVersion": "v1",
             "kind": "Pod",

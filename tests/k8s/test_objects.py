@@ -81,6 +81,8 @@ def test_config_map_data_is_sorted_and_plain() -> None:
 @pytest.mark.parametrize(("folders", "parents"), [
     (("/data/airflow-logs", "/mnt/airflow/data/example1"), ["/data", "/mnt/airflow/data"]),
     (("/top/",), ["/"]),
+    # Many projects' data folders share their parent: one volume for all of them.
+    (("/logs/x", "/mnt/data/p1", "/mnt/data/p2", "/mnt/data/p3"), ["/logs", "/mnt/data"]),
 ])
 def test_node_folder_job_makes_each_folder_owned_by_airflow(folders: tuple[str, ...], parents: list[str]) -> None:
     pod = valid(NodeFolderJob("nf", "airflow", "apache/airflow:3.2.0", folders).render())
@@ -90,11 +92,13 @@ def test_node_folder_job_makes_each_folder_owned_by_airflow(folders: tuple[str, 
     (container,) = spec["containers"]
     assert container["image"] == "apache/airflow:3.2.0" and container["command"][:2] == ["/bin/sh", "-ec"]
     script = container["command"][2]
-    for i, path in enumerate(folders):
-        leaf = path.rstrip("/").rsplit("/", 1)[1]
+    for path in folders:
+        parent, leaf = path.rstrip("/").rsplit("/", 1)
+        i = parents.index(parent or "/")
         assert f"install -d -o 50000 -g 0 -m 0775 /node/f{i}/{leaf}" in script
         assert f"chown 50000:0 /node/f{i}/{leaf}" in script
         assert {"name": f"f{i}", "mountPath": f"/node/f{i}"} in container["volumeMounts"]
+    assert len(container["volumeMounts"]) == len(parents)
 
 
 def test_gcs_emulator_deployment_and_service_agree_on_port_and_labels() -> None:
