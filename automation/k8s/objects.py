@@ -195,6 +195,11 @@ class PodLauncherRole:
         return [role, binding]
 
 
+def service_url(name: str, namespace: str, port: int) -> str:
+    """The URL pods reach a Service at (cluster DNS)."""
+    return f"http://{name}.{namespace}.svc.cluster.local:{port}"
+
+
 @dataclass(frozen=True)
 class GcsEmulator:
     """A GCS emulator (gcp-storage-emulator) serving `port` through a Service of the same name. Its objects
@@ -243,5 +248,4 @@ class GcsEmulator:
 
     @property
     def endpoint(self) -> str:
-        """The URL pods use."""
-        return f"http://{self.name}.{self.namespace}.svc.cluster.local:{self.port}"
+        return service_url(self.name, self.namespace, self.port)

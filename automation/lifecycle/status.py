@@ -7,6 +7,7 @@ from typing import Any
 
 from automation.core.runner import Runner
 from automation.k8s import airflow_secrets
+from automation.k8s.apply import listed
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.ready import component_status
 from automation.providers import provider_for
@@ -27,12 +28,10 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
     rows["volumes"] = ", ".join(vols) or "-"
     # One list per namespace, not one read per project: Airflow's secret and the projects' (where task pods run).
     project_ns = provider.task_pod_facts().namespace
-    listed = {(target.namespace, s["metadata"]["name"]) for s in state.list("Secret", target.namespace)}
-    if project_ns != target.namespace:
-        listed |= {(project_ns, s["metadata"]["name"]) for s in state.list("Secret", project_ns)}
+    held = {ns: set(listed(state, "Secret", ns)) for ns in {target.namespace, project_ns}}
     wanted = [(target.namespace, airflow_secrets.core_secret_name(target)), *((project_ns, p) for p in target.projects)]
     names = [name for _, name in wanted]
-    present = [name for key, name in zip(wanted, names, strict=True) if key in listed]
+    present = [name for ns, name in wanted if name in held[ns]]
     rows["secrets"] = f"present: {', '.join(present) or 'none'}" + (
         f"; absent: {', '.join(sorted(set(names) - set(present)))}" if set(names) - set(present) else "")
     release = provider.helm().release() if state.reachable else None

@@ -29,6 +29,7 @@ from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.projects import PROJECT_LABEL, project_objects
 from automation.k8s.ready import wait_ready
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
+from automation.settings.image_tags import read_tags
 from automation.settings.model import Target
 
 UI_FORWARD = "port-forward"
@@ -118,8 +119,6 @@ class Provider:
         return self.state_dir() / "tool-images.json"
 
     def tool_image(self, name: str) -> str:
-        from automation.settings.image_tags import read_tags
-
         tag = read_tags(self.tool_tags_file()).get(name, "unbuilt")
         registry = (self.target.images.registry or "").rstrip("/")
         return f"{registry}/{name}:{tag}" if registry else f"{name}:{tag}"
@@ -176,8 +175,10 @@ class Provider:
         return f"dags {m.dags.host} -> {m.dags.node}; data {m.data.host} -> {m.data.node}"
 
     # -- what the target needs ---------------------------------------------------------------------------------
-    def namespace(self) -> Namespace:
-        return Namespace(self.target.namespace)
+    def namespaces(self) -> list[Namespace]:
+        """Airflow's namespace, then the task pods' when it is another one (the Composer rehearsal)."""
+        names = dict.fromkeys([self.target.namespace, self.task_pod_facts().namespace])
+        return [Namespace(name) for name in names]
 
     def volumes(self) -> list[StaticVolume]:
         """The claims behind logs, DAGs and data, and the volumes bound to them."""
@@ -233,7 +234,7 @@ class Provider:
 
     def desired_objects(self) -> list[dict[str, Any]]:
         """Every object `up` makes on the target's cluster, in order; Secrets with their (generated) values."""
-        docs: list[dict[str, Any]] = [self.namespace().render()]
+        docs: list[dict[str, Any]] = [namespace.render() for namespace in self.namespaces()]
         for volume in self.volumes():
             docs.extend(volume.render())
         if self.cluster_access:  # Composer keeps Airflow's own secrets
@@ -255,8 +256,10 @@ class Provider:
         if isinstance(state, Unreachable) and not runner.dry_run:
             raise UserError(f"cluster not reachable after start: {state.why}", "check `kubectl get nodes`")
         outcome: dict[str, str] = {}
-        with runner.step(f"namespace {target.namespace}"):
-            outcome["namespace"] = ensure(runner, state, self.namespace().render())
+        namespaces = self.namespaces()
+        with runner.step(f"namespace {', '.join(n.name for n in namespaces)}"):
+            for namespace in namespaces:
+                outcome[f"Namespace/{namespace.name}"] = ensure(runner, state, namespace.render())
         if self.volumes():
             with runner.step("volumes: logs (node folder owned by 50000), DAGs (read-only), data"):
                 for volume in self.volumes():
@@ -267,23 +270,17 @@ class Provider:
         with runner.step("Airflow secrets (made once, never regenerated)"):
             outcome.update(self.ensure_airflow_secrets(state))
         with runner.step(f"projects: {', '.join(target.projects) or 'none'}"):
-            known: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+            # Projects live where their task pods run: one list per kind there, then one decision per object.
+            where = self.task_pod_facts().namespace
+            known = {kind: listed(state, kind, where) for kind in ("ConfigMap", "Secret")}
             for obj in projects:
                 kind = type(obj).__name__
-                if (kind, obj.namespace) not in known:
-                    known[kind, obj.namespace] = listed(state, kind, obj.namespace)
                 outcome[f"{kind}/{obj.name}"] = ensure(runner, state, obj.render(), owned_only=True,
-                                                      current=known[kind, obj.namespace].get(obj.name))
+                                                      current=known[kind].get(obj.name))
             # A project dropped from the settings loses the ConfigMap and Secret this tool made for it.
-            namespaces = {obj.namespace for obj in projects} or {self.task_pod_facts().namespace}
-            for namespace in sorted(namespaces):
-                for kind in ("ConfigMap", "Secret"):
-                    snapshot = known.get((kind, namespace))
-                    if snapshot is None:
-                        snapshot = listed(state, kind, namespace)
-                    for name in prune(runner, state, snapshot, kind, namespace, PROJECT_LABEL,
-                                      set(target.projects)):
-                        outcome[f"{kind}/{name}"] = "deleted"
+            for kind, snapshot in known.items():
+                for name in prune(runner, state, snapshot, kind, where, PROJECT_LABEL, set(target.projects)):
+                    outcome[f"{kind}/{name}"] = "deleted"
         outcome.update(self.ensure_extra(state))
         return outcome
 

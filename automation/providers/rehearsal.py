@@ -17,9 +17,8 @@ from typing import Any
 
 from automation.core.errors import UserError
 from automation.core.versions import VERSIONS
-from automation.k8s.apply import ensure
 from automation.k8s.cluster import ClusterState, LiveCluster
-from automation.k8s.objects import ConfigMap, GcsEmulator, Namespace, PodLauncherRole, Secret, StaticVolume
+from automation.k8s.objects import GcsEmulator, PodLauncherRole, StaticVolume, service_url
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.providers.existing import ExistingProvider
 from automation.settings.contract import (
@@ -30,7 +29,7 @@ from automation.settings.contract import (
     LOGS_CLAIM,
     emulator_env,
 )
-from automation.settings.model import Composer
+from automation.settings.model import Composer, Mounts
 from automation.storage.buckets import Buckets, environment
 
 TASK_ROLE = "airflow-task-pods"
@@ -51,6 +50,11 @@ class ComposerRehearsalProvider(ExistingProvider):
     def composer(self) -> Composer:
         assert self.target.composer is not None
         return self.target.composer
+
+    @property
+    def mounts(self) -> Mounts:
+        assert self.target.mounts is not None  # the settings loader requires them for this provider
+        return self.target.mounts
 
     def airflow_version(self) -> str:
         """An explicit airflow_version first (CI runs the pinned one too), else the rehearsed image's."""
@@ -79,7 +83,8 @@ class ComposerRehearsalProvider(ExistingProvider):
         return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
                        code_root=f"gs://{self._bucket(self.composer.environment_bucket)}/dags",
                        data_root=f"gs://{self._bucket(self.composer.data_bucket)}",
-                       storage_emulator_host=self.emulator().endpoint)
+                       # The Service's address, not emulator(): that reads the image tag, needed only to deploy.
+                       storage_emulator_host=service_url(GCS_EMULATOR, self.target.namespace, GCS_EMULATOR_PORT))
 
     def volumes(self) -> list[StaticVolume]:
         """Airflow's own: logs, and the DAG folder its components parse (Composer syncs its bucket to them)."""
@@ -90,19 +95,13 @@ class ComposerRehearsalProvider(ExistingProvider):
 
     def extra_objects(self) -> list[dict[str, Any]]:
         worker = f"{self.target.release}-worker"  # the chart's worker ServiceAccount: it starts task pods
-        return [Namespace(COMPOSER_NAMESPACE).render(),
-                *PodLauncherRole(TASK_ROLE, COMPOSER_NAMESPACE, worker, self.target.namespace).render(),
+        return [*PodLauncherRole(TASK_ROLE, COMPOSER_NAMESPACE, worker, self.target.namespace).render(),
                 *self.emulator().render()]
 
     def output_location(self, project: str, output: str) -> str:
         return f"{self.task_pod_facts().data_root}/{project}/{output}"
 
     # -- up ------------------------------------------------------------------------------------------------------
-    def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
-        with self.runner.step(f"namespace {COMPOSER_NAMESPACE} (task pods and project objects, as on Composer)"):
-            created = ensure(self.runner, self.state(), Namespace(COMPOSER_NAMESPACE).render())
-        return {"task-namespace": created, **super().ensure_objects(projects)}
-
     def ensure_extra(self, state: ClusterState) -> dict[str, str]:
         outcome = super().ensure_extra(state)
         with self.runner.step("GCS emulator ready, buckets seeded (environment bucket dags/, data inputs)"):
@@ -114,6 +113,7 @@ class ComposerRehearsalProvider(ExistingProvider):
     def wait_emulator(self, state: ClusterState, timeout: float = 180) -> None:
         if not isinstance(state, LiveCluster) or self.runner.dry_run:
             return
+        wanted = self.emulator().render()[0]["spec"]["template"]["spec"]["containers"][0]
         deadline = time.monotonic() + timeout
         while True:
             deployment = state.get("Deployment", GCS_EMULATOR, self.target.namespace) or {}
@@ -121,7 +121,6 @@ class ComposerRehearsalProvider(ExistingProvider):
             if (status.get("readyReplicas") or 0) >= 1 and status.get("updatedReplicas") == status.get("replicas"):
                 self.runner.ok(f"Deployment/{GCS_EMULATOR} ready")
                 return
-            wanted = self.emulator().render()[0]["spec"]["template"]["spec"]["containers"][0]
             for pod in state.list("Pod", self.target.namespace, f"app.kubernetes.io/name={GCS_EMULATOR}"):
                 current = ((pod.get("spec") or {}).get("containers") or [{}])[0]
                 if (current.get("image"), current.get("command")) != (wanted["image"], wanted["command"]):
@@ -146,7 +145,7 @@ class ComposerRehearsalProvider(ExistingProvider):
         outcome["task-code"] = str(self.sync_code(buckets))
         data_root = self.task_pod_facts().data_root
         for project in self.target.projects:
-            inputs = self.target.path(self.target.mounts.data.host if self.target.mounts else "data") / project / SEEDED
+            inputs = self.target.path(self.mounts.data.host) / project / SEEDED
             if inputs.is_dir():
                 report = buckets.sync(inputs, f"{data_root}/{project}/{SEEDED}", replace=False)
                 self.runner.ok(f"{project}/{SEEDED}: {report}")
@@ -154,9 +153,9 @@ class ComposerRehearsalProvider(ExistingProvider):
         return outcome
 
     def sync_code(self, buckets: Buckets) -> Any:
-        report = buckets.sync(self.target.path(self.target.mounts.dags.host if self.target.mounts else "dags"),
-                              self.task_pod_facts().code_root)
-        self.runner.ok(f"DAG folder -> {self.task_pod_facts().code_root}: {report}")
+        code_root = self.task_pod_facts().code_root
+        report = buckets.sync(self.target.path(self.mounts.dags.host), code_root)
+        self.runner.ok(f"DAG folder -> {code_root}: {report}")
         return report
 
     def emulator_forward(self) -> PortForward:

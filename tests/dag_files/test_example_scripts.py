@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from automation.settings.contract import emulator_env
+from automation.storage.buckets import environment
 from tests.conftest import REPO, need
 
 DAGS = REPO / "dags"
@@ -110,27 +111,23 @@ def gcs() -> Iterator[str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     # The variables task pods get on the Composer rehearsal (one definition: the task-pod contract).
     env = {**emulator_env(f"http://127.0.0.1:{port}"), "GOOGLE_CLOUD_PROJECT": "test"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # before gcsfs is imported: it reads them at import and at first use
+    # Set before gcsfs is imported (it reads them at import and at first use), restored afterwards.
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"GCS emulator did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
-                time.sleep(0.2)
-        yield "gs://test-bucket"
+        with environment(env):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        pytest.fail("GCS emulator did not start: "
+                                    f"{proc.stderr.read().decode() if proc.stderr else ''}")
+                    time.sleep(0.2)
+            yield "gs://test-bucket"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _has_module(name: str) -> bool:
