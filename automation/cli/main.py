@@ -9,14 +9,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from automation.cli import dags, e2e, images, lifecycle, task
+from automation.cli import dags, e2e, images, lifecycle, task, tools
 from automation.cli.args import common
 from automation.cli.registry import HANDLERS, SPECS
 from automation.core.errors import UserError
 from automation.core.runner import Runner, mask
 
 # Each module registers its commands when imported; the order is the order of `--help`.
-COMMAND_MODULES = (lifecycle, images, task, e2e, dags)
+COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools)
 
 
 class Parser(argparse.ArgumentParser):

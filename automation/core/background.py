@@ -30,8 +30,10 @@ class Background:
             return
         runner.say(f"    $ {' '.join(cmd)} &  (log: {rel(log)})")
         with open(log, "ab") as out:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
+            # The same binary the runner would run (.tools/bin first, then PATH).
+            binary = runner.which(cmd[0]) or cmd[0]
+            proc = subprocess.Popen([binary, *cmd[1:]], stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, start_new_session=True)
         self.pidfile.write_text(f"{proc.pid} {' '.join(cmd)}\n")
 
     def stop(self, runner: Runner) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -12,6 +13,19 @@ IMAGES_DIR = REPO_ROOT / "images"
 PROJECTS_DIR = REPO_ROOT / "k8s"
 # The file DAGs read image tags from (written by `nox -s images`).
 IMAGE_TAGS_FILE = DAGS_FOLDER / "common" / "images.json"
+# Where `python -m automation tools` installs the pinned minikube, kubectl and helm (git-ignored); `up`
+# prefers a binary found here to one on PATH.
+TOOLS_BIN = REPO_ROOT / ".tools" / "bin"
+
+
+def cache_dir() -> Path:
+    """Downloads kept between runs (the worker images' wheels): $AUTOMATION_CACHE_DIR, else the user's cache
+    folder. Outside the repository, so a clean checkout or `git clean` never throws them away."""
+    explicit = os.environ.get("AUTOMATION_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "airflow-automation"
 
 
 def state_dir(target_name: str) -> Path:

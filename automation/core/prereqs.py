@@ -6,8 +6,10 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from automation.core.errors import UserError
+from automation.core.paths import TOOLS_BIN, rel
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS, at_least
 
@@ -33,13 +35,17 @@ def _kubectl(text: str) -> str:
         return _first_version(text)
 
 
+def _pinned(name: str) -> str:
+    return f"run `python -m automation tools` ({name} {getattr(VERSIONS, name)}, sha256-checked, into .tools/bin)"
+
+
 TOOLS = {
     "minikube": Tool("minikube", ["minikube", "version", "--short"], _first_version, VERSIONS.min_minikube,
-                     f"install minikube {VERSIONS.minikube}: https://minikube.sigs.k8s.io/docs/start/"),
+                     _pinned("minikube")),
     "kubectl": Tool("kubectl", ["kubectl", "version", "--client", "-o", "json"], _kubectl, VERSIONS.min_kubectl,
-                    f"install kubectl {VERSIONS.kubectl}: https://kubernetes.io/docs/tasks/tools/"),
+                    _pinned("kubectl")),
     "helm": Tool("helm", ["helm", "version", "--short"], _first_version, VERSIONS.min_helm,
-                 f"install helm {VERSIONS.helm}: https://helm.sh/docs/intro/install/"),
+                 _pinned("helm")),
     "docker": Tool("docker", ["docker", "version", "--format", "{{.Client.Version}}"], _first_version,
                    VERSIONS.min_docker, "install Docker Engine or Docker Desktop and start it"),
     "gcloud": Tool("gcloud", ["gcloud", "version", "--format=json"], _first_version, "400.0.0",
@@ -47,13 +53,21 @@ TOOLS = {
 }
 
 
+def source(binary: str) -> str:
+    """Which copy runs, and why: the pinned one of `python -m automation tools`, or PATH's."""
+    pinned = Path(binary).parent == TOOLS_BIN
+    return f"{rel(Path(binary))}, {'project copy from `automation tools`' if pinned else 'from PATH'}"
+
+
 def check(runner: Runner, names: tuple[str, ...]) -> dict[str, str]:
     """Found versions by tool; every problem is listed, then one error (a warning in a dry run)."""
     found: dict[str, str] = {}
+    where: dict[str, str] = {}
     problems: list[str] = []
     for name in names:
         tool = TOOLS[name]
-        if runner.which(name) is None:
+        binary = runner.which(name)
+        if binary is None:
             problems.append(f"{name} not found ({tool.install})")
             continue
         result = runner.try_read(tool.version_cmd, timeout=30)
@@ -62,7 +76,8 @@ def check(runner: Runner, names: tuple[str, ...]) -> dict[str, str]:
             problems.append(f"{name} {version} is older than {tool.minimum} ({tool.install})")
             continue
         found[name] = version
-    runner.ok(", ".join(f"{k} {v}" for k, v in found.items()) or "no tools found")
+        where[name] = source(binary)
+    runner.ok(", ".join(f"{k} {v} ({where[k]})" for k, v in found.items()) or "no tools found")
     for problem in problems:
         runner.say(f"    {'warning' if runner.dry_run else 'missing'}: {problem}")
     if problems and not runner.dry_run:

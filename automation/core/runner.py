@@ -7,12 +7,14 @@ into a single UserError line.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO
@@ -20,6 +22,7 @@ from typing import IO
 import sh
 
 from automation.core.errors import UserError
+from automation.core.paths import TOOLS_BIN
 
 # Values that must never appear in anything printed: registered as soon as they are read or generated.
 _SECRETS: set[str] = set()
@@ -56,6 +59,7 @@ class Runner:
     dry_run: bool = False
     verbose: bool = False
     out: IO[str] = field(default_factory=lambda: sys.stdout)
+    err: IO[str] = field(default_factory=lambda: sys.stderr)
     # What ran (or would have run), in order: the dry-run plan, and the timing record of a real run.
     history: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
@@ -88,6 +92,12 @@ class Runner:
     # -- running ----------------------------------------------------------------------------------------------
     @staticmethod
     def which(binary: str) -> str | None:
+        """The binary a command runs: this checkout's pinned copy (`.tools/bin`, installed by
+        `python -m automation tools` after a sha256 check) before whatever PATH finds."""
+        if os.sep not in binary:
+            local = TOOLS_BIN / binary
+            if local.is_file() and os.access(local, os.X_OK):
+                return str(local)
         return shutil.which(binary)
 
     def run(
@@ -104,10 +114,12 @@ class Runner:
         cwd: str | None = None,
         env: dict[str, str] | None = None,
         heartbeat: float | None = None,
+        on_line: Callable[[str], None] | None = None,
     ) -> Result:
         """Run `cmd`. With dry_run, a command that changes state is printed and not run; reads still run.
 
-        `fix` is the advice printed when the command fails.
+        `fix` is the advice printed when the command fails; `on_line` sees each output line as it comes (to time
+        the phases of a long command).
         """
         cmd = [str(c) for c in cmd]
         shown = mask(shlex.join(cmd))
@@ -118,7 +130,8 @@ class Runner:
             return result
         if not quiet:
             self.say(f"    $ {shown}")
-        if shutil.which(cmd[0]) is None:
+        binary = self.which(cmd[0])
+        if binary is None:
             raise UserError(f"'{cmd[0]}' was not found on PATH", fix or f"install {cmd[0]} (see README: Prerequisites)")
         t0 = time.monotonic()
         out_chunks: list[str] = []
@@ -126,6 +139,8 @@ class Runner:
 
         def on_out(line: str) -> None:
             out_chunks.append(line)
+            if on_line is not None:
+                on_line(line)
             if stream:
                 self.out.write("      " + mask(line))
                 self.out.flush()
@@ -144,7 +159,7 @@ class Runner:
 
             threading.Thread(target=beat, daemon=True).start()
         try:
-            command = sh.Command(cmd[0])
+            command = sh.Command(binary)
             kwargs: dict[str, object] = {
                 "_out": on_out,
                 "_err": on_err,
@@ -175,13 +190,46 @@ class Runner:
             raise UserError(f"'{shown}' failed with exit code {code}: {last}", fix)
         return result
 
+    def attached(self, cmd: Sequence[str], *, tty: bool = False) -> int:
+        """Run `cmd` with this terminal's stdin and return its exit code (a shell, a prompt, `logs -f`).
+
+        With `tty` the command owns the terminal (an interactive shell): its output cannot be masked. Otherwise
+        stdout and stderr stream as they come, line by line, masked and not indented, so they can be piped. The
+        command line goes to `err`, keeping `out` the command's own. With dry_run it is printed, not run.
+        """
+        cmd = [str(c) for c in cmd]
+        shown = mask(shlex.join(cmd))
+        if self.dry_run:
+            self.say(f"    [dry-run] $ {shown}")
+            self.history.append(Result(cmd, 0, "", "", 0.0, dry_run=True))
+            return 0
+        if shutil.which(cmd[0]) is None:
+            raise UserError(f"'{cmd[0]}' was not found on PATH", f"install {cmd[0]} (see README: Prerequisites)")
+        print(f"    $ {shown}", file=self.err, flush=True)
+        t0 = time.monotonic()
+        pipe = None if tty else subprocess.PIPE
+        proc = subprocess.Popen(cmd, stdout=pipe, stderr=pipe, text=True, errors="replace")
+        pumps = [] if tty else [threading.Thread(target=_pump, args=(src, dst), daemon=True)
+                                for src, dst in ((proc.stdout, self.out), (proc.stderr, self.err))]
+        for pump in pumps:
+            pump.start()
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            # Ctrl-C reached the command too (same process group): it ends in its own way, and says how.
+            code = proc.wait()
+        for pump in pumps:
+            pump.join()
+        self.history.append(Result(cmd, code, "", "", time.monotonic() - t0))
+        return code
+
     def read(self, cmd: Sequence[str], **kwargs: object) -> Result:
         """A command that only reads state: runs in dry-run too, prints nothing unless verbose."""
         return self.run(cmd, mutates=False, quiet=not self.verbose, **kwargs)  # type: ignore[arg-type]
 
     def try_read(self, cmd: Sequence[str], **kwargs: object) -> Result | None:
         """Like read, but a missing binary or a failure gives None (state that cannot be read)."""
-        if shutil.which(str(cmd[0])) is None:
+        if self.which(str(cmd[0])) is None:
             return None
         try:
             result = self.read(cmd, check=False, **kwargs)
@@ -192,3 +240,9 @@ class Runner:
     def commands(self) -> list[str]:
         """The commands of this run so far, masked, one string each (the dry-run plan)."""
         return [mask(shlex.join(r.cmd)) if len(r.cmd) > 1 else mask(r.cmd[0]) for r in self.history]
+
+
+def _pump(source: IO[str] | None, sink: IO[str]) -> None:
+    for line in source or ():
+        sink.write(mask(line))
+        sink.flush()

