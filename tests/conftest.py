@@ -14,9 +14,21 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-# No image can be pulled in CI: worker images build on a base made here (debootstrap + docker import).
+# The worker images' base. Where no registry is reachable (this repository's CI machine), a base made here
+# (debootstrap + docker import, as root); where one is (GitHub's runners), WORKER_BASE_IMAGE names an image
+# to pull instead, such as the Dockerfile's own python:3.12-slim (.ci/cluster/minikube.sh sets it).
 BASE = os.environ.get("WORKER_BASE_IMAGE", "local/worker-base:bookworm-py311")
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def postgres_bin() -> Path:
+    """The bin folder of the newest PostgreSQL server installed (Debian 12 has 15, Ubuntu 24.04 has 16)."""
+    majors = sorted(int(p.parent.parent.name) for p in Path("/usr/lib/postgresql").glob("*/bin/initdb")
+                    if p.parent.parent.name.isdigit())
+    return Path(f"/usr/lib/postgresql/{majors[-1]}/bin") if majors else Path("/usr/lib/postgresql/MISSING/bin")
+
+
+PG_BIN = postgres_bin()
 
 
 def need(condition: bool, reason: str) -> None:
@@ -50,6 +62,10 @@ def repo() -> Path:
 def base_image() -> str:
     need(docker_available(), "a running Docker engine")
     if subprocess.run(["docker", "image", "inspect", BASE], capture_output=True).returncode == 0:
+        return BASE
+    if not BASE.startswith("local/"):  # an image of a registry: pulled, no root needed
+        pulled = subprocess.run(["docker", "pull", "-q", BASE], capture_output=True, text=True, timeout=600)
+        need(pulled.returncode == 0, f"the base image {BASE} pulled: {pulled.stderr.strip()[-200:]}")
         return BASE
     need(shutil.which("debootstrap") is not None and os.geteuid() == 0, "debootstrap run as root (for the base)")
     with tempfile.TemporaryDirectory(prefix="worker-base-") as tmp:

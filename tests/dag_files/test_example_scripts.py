@@ -23,10 +23,9 @@ import pytest
 
 from automation.settings.contract import emulator_env
 from automation.storage.buckets import environment
-from tests.conftest import REPO, need
+from tests.conftest import PG_BIN, REPO, need
 
 DAGS = REPO / "dags"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 def free_port() -> int:
@@ -151,7 +150,7 @@ def test_example1_on_gcs(gcs: str) -> None:
 def database_url() -> Iterator[str]:
     """A PostgreSQL of our own (initdb in a temp folder, free port), with role airflow and db airflow_test as
     the README tells to create them. Run as user postgres when the tests run as root (postgres refuses root)."""
-    need((PG_BIN / "initdb").is_file(), f"PostgreSQL 15 server binaries not found in {PG_BIN}")
+    need((PG_BIN / "initdb").is_file(), f"PostgreSQL server binaries not found in {PG_BIN}")
     as_root = os.geteuid() == 0
     if as_root:
         need(shutil.which("runuser") is not None, "runuser is needed to start PostgreSQL as user postgres")

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import need, run_cli
+from tests.conftest import PG_BIN, need, run_cli
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PROJECT = "e2etest"
 
 DAGS = textwrap.dedent('''
@@ -124,27 +123,34 @@ class Airflow:
 
 
 class Postgres:
-    """A throwaway server: the folder must belong to `postgres` (initdb refuses to run as root)."""
+    """A throwaway server, run by this user, or by `postgres` when the tests run as root (initdb refuses
+    root): the folder then belongs to `postgres`."""
 
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="e2e-pg-"))
         self.port = free_port()
-        shutil.chown(self.dir, "postgres", "postgres")
+        self.as_root = os.geteuid() == 0
+        if self.as_root:
+            shutil.chown(self.dir, "postgres", "postgres")
+
+    def _command(self, *cmd: str) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if self.as_root else list(cmd)
 
     def _as_postgres(self, *cmd: str) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", *cmd], check=True, capture_output=True, timeout=120)
+        subprocess.run(self._command(*cmd), check=True, capture_output=True, timeout=120)
 
     def start(self) -> str:
         data = self.dir / "data"
         self._as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
         self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "pg.log"), "-w",
                           "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
-        self._as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "airflow")
+        self._as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                          "airflow")
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
 
     def stop(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"),
-                        "-m", "immediate", "stop"], capture_output=True, timeout=60)
+        subprocess.run(self._command(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"),
+                       capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -189,9 +195,8 @@ def _answers(url: str) -> bool:
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     bin_dir = Path(sys.executable).parent
     need((bin_dir / "airflow").is_file(), "Airflow is not installed in the test environment")
-    need((PG_BIN / "initdb").is_file() and shutil.which("runuser") is not None,
-         f"PostgreSQL server binaries under {PG_BIN} (apt-get install postgresql-15) and runuser")
-    need(os.geteuid() == 0, "starting PostgreSQL as user postgres needs root")
+    need((PG_BIN / "initdb").is_file(), f"PostgreSQL server binaries under {PG_BIN} (apt-get install postgresql)")
+    need(os.geteuid() != 0 or shutil.which("runuser") is not None, "runuser, to start PostgreSQL as user postgres")
     root = tmp_path_factory.mktemp("airflow")
     home, data = root / "home", root / "data"
     (home / "dags").mkdir(parents=True)

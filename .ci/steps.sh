@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The CI run, one script for both worlds: this repository's CI machine (`bash .ci/run`, cluster shared-kube)
+# and GitHub's ubuntu-24.04 runners (.github/workflows/ci.yml, job `local`, cluster minikube). Every step and
+# its order is this script's; what differs with the cluster (its client tools, starting it, the Airflow images
+# it needs, the settings overlay naming it, the address pods reach this host at) comes from
+# .ci/cluster/CLUSTER.sh. Installs what the tests need, then runs the README's `nox -s lint` and
+# `nox -s tests` (cluster tests included) and the targets matrix.
+# Usage: bash .ci/steps.sh shared-kube|minikube. Runs as root or as a user with sudo.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cluster=${1:-}
+if [ -z "$cluster" ] || [ ! -f ".ci/cluster/$cluster.sh" ]; then
+  known=(.ci/cluster/*.sh)
+  known=("${known[@]#.ci/cluster/}")
+  echo "error: name the cluster: bash .ci/steps.sh CLUSTER, CLUSTER one of: ${known[*]%.sh}" >&2
+  exit 2
+fi
+export CI=${CI:-true}
+t0=$SECONDS
+step() { echo "== [ci $((SECONDS - t0))s] $*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# Defines cluster_tools, cluster_start, cluster_airflow_image, their titles, CI_SETTINGS and CI_CHART_DIR.
+# shellcheck source=.ci/cluster/shared-kube.sh
+source ".ci/cluster/$cluster.sh"
+
+step "python tools (nox, uv)"
+python3 -m pip install -q --disable-pip-version-check nox uv 2>&1 | grep -v "^WARNING: Running pip as" || true
+
+step "system packages (docker, postgresql, debootstrap)"
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+# debootstrap makes the worker images' base where no registry is reachable (tests/conftest.py base_image).
+if [ -z "${WORKER_BASE_IMAGE:-}" ]; then command -v debootstrap >/dev/null || need+=(debootstrap); fi
+if [ ${#need[@]} -gt 0 ]; then
+  as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+step "$cluster_tools_title"
+cluster_tools
+
+step "$cluster_start_title"
+cluster_start
+
+step "Docker engine"
+if ! docker info >/dev/null 2>&1; then
+  (as_root nohup dockerd >/var/log/dockerd.log 2>&1 &)
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null
+fi
+
+step "PostgreSQL (metadata DB and the database example)"
+bash .ci/postgres.sh
+
+step "image registry on 127.0.0.1:5000 (worker images delivered by layers)"
+bash .ci/registry.sh
+
+AIRFLOW_VERSION=$(python3 -c 'import sys; sys.path.insert(0, "."); from automation.core.versions import VERSIONS; print(VERSIONS.airflow)')
+step "Airflow $AIRFLOW_VERSION image for the cluster"
+cluster_airflow_image "$AIRFLOW_VERSION"
+
+# The Composer rehearsal runs the Airflow of the Composer image version the composer target names, too.
+COMPOSER_AIRFLOW=$(sed -nE 's/^ *image_version: *composer-3-airflow-([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' targets.yaml | head -1)
+if [ -n "$COMPOSER_AIRFLOW" ] && [ "$COMPOSER_AIRFLOW" != "$AIRFLOW_VERSION" ]; then
+  step "Airflow $COMPOSER_AIRFLOW image (the rehearsed Composer image's)"
+  cluster_airflow_image "$COMPOSER_AIRFLOW"
+fi
+
+step "project secret files from their templates (what a new user does)"
+for template in k8s/*/secret.env.example; do
+  [ -f "${template%.example}" ] || cp "$template" "${template%.example}"
+done
+# The database example reaches the host PostgreSQL from pods at the cluster's address for this host.
+if [ -f k8s/example-db/secret.env ]; then
+  pw=$(sed -E 's#^[^:]+://[^:]+:([^@]+)@.*#\1#' .state/ci-metadata-db.url)
+  sed -i -E "s#^DATABASE_URL=.*#DATABASE_URL=postgresql+psycopg://airflow:${pw}@${CI_HOST_FROM_PODS}:5432/airflow_test#" \
+    k8s/example-db/secret.env
+fi
+
+export AUTOMATION_SETTINGS="$CI_SETTINGS"
+export AUTOMATION_CLUSTER_TARGET=ci
+# The Composer rehearsal's cluster tests: same cluster and namespace, after the lifecycle tests purged theirs.
+export AUTOMATION_REHEARSAL_TARGET=ci-rehearsal
+# The cluster tests start "from nothing": after purging the target they reset its external metadata DB.
+export AUTOMATION_TEST_RESET_DB="bash $PWD/.ci/postgres.sh --reset"
+export AIRFLOW_CHART_DIR="$CI_CHART_DIR"
+
+step "lint"
+nox -s lint
+
+step "tests (nox -s tests), cluster tests included"
+nox -s tests -- -p no:cacheprovider
+step "targets matrix: up --dry-run, render (validated) and the parity check for local, existing, gke, composer, composer-rehearsal"
+bash .ci/plans.sh
+step "done in $((SECONDS - t0))s"
