@@ -1,45 +1,59 @@
 """Worker images: what an image is, its content-addressed tag, and a build only when the tag is missing.
 
-An image is a folder `images/NAME/` (requirements.in, requirements.lock, and a Dockerfile of its own only when
-the shared recipe `images/python.Dockerfile` does not fit). Its tag is a hash of
-every file of that folder and of the build arguments that change what gets installed, so an unchanged image is
-never rebuilt and a changed one can never be confused with the old one (no `latest`).
+An image is a folder `images/NAME/`: requirements.in and its hashed requirements.lock, built from the recipe the
+images share (automation/images/recipe.py), or a Dockerfile of its own. Its tag is a hash of every input (the
+folder's files, the launcher, the recipe, the base image, the installer), so an unchanged image is never
+rebuilt and a changed one can never be confused with the old one (no `latest`).
+
+A shared-recipe build has phases, each timed and printed: resolve (the lock's layers, the base's Python),
+download (wheels missing from this machine's cache, see wheelhouse.py), install (the layer stages) and export
+(the image put together from them).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from automation.core.errors import UserError
-from automation.core.paths import IMAGES_DIR, rel
+from automation.core.paths import IMAGES_DIR, cache_dir, rel
 from automation.core.runner import Runner
+from automation.core.versions import VERSIONS
+from automation.images.base_python import base_python
 from automation.images.engine import inspect_image
+from automation.images.lock import layers
+from automation.images.recipe import FINAL_STAGE, Recipe, template_fingerprint
+from automation.images.wheelhouse import wheels_for
 
 # A file of this name in an image folder keeps it out of the default set (too large or too slow for CI):
 # it is built only when named with --only.
 MANUAL_MARKER = "MANUAL"
-SHARED_DOCKERFILE = "python.Dockerfile"
 # Every image carries the task launcher; it is part of every build context (and so of every tag).
 LAUNCHER_SOURCE = IMAGES_DIR / "launcher" / "launch.py"
 LAUNCHER_NAME = "launch.py"
 CA_NAME = "extra-ca.crt"
 # Bumped when the way a tag is computed changes, so old tags are not reused for a different recipe.
-TAG_SCHEME = "1"
+TAG_SCHEME = "2"
 TAG_LENGTH = 16
 
 
 @dataclass(frozen=True)
 class BuildOptions:
-    base_image: str | None = None  # None: the Dockerfile's own default (python:3.12-slim)
+    base_image: str | None = None  # None: VERSIONS.worker_base_image (by digest)
     ca_bundle: Path | None = None
     installer: str = "uv"
     no_cache: bool = False
+
+    @property
+    def base(self) -> str:
+        return self.base_image or VERSIONS.worker_base_image
 
 
 @dataclass(frozen=True)
@@ -52,45 +66,50 @@ class Image:
         return (self.folder / MANUAL_MARKER).is_file()
 
     @property
-    def dockerfile(self) -> Path:
-        """The image's own Dockerfile, or the recipe the images share."""
+    def own_dockerfile(self) -> Path | None:
         own = self.folder / "Dockerfile"
-        return own if own.is_file() else self.folder.parent / SHARED_DOCKERFILE
+        return own if own.is_file() else None
 
     def files(self) -> list[tuple[str, Path]]:
-        """Every build input, by its name in the build context."""
+        """Every build input that is a file, by its name in the build context."""
         found = {p.relative_to(self.folder).as_posix(): p for p in self.folder.rglob("*")
                  if p.is_file() and "__pycache__" not in p.parts and p.name != MANUAL_MARKER}
-        found["Dockerfile"] = self.dockerfile
         found[LAUNCHER_NAME] = LAUNCHER_SOURCE
         return sorted(found.items())
 
-    def build_args(self, options: BuildOptions) -> dict[str, str]:
-        args: dict[str, str] = {}
-        if options.base_image:
-            args["BASE_IMAGE"] = options.base_image
-        if options.ca_bundle:
-            args["EXTRA_CA_BUNDLE"] = CA_NAME
-        if options.installer != "uv":
-            args["INSTALLER"] = options.installer
-        return args
-
     def tag(self, options: BuildOptions) -> str:
-        """Hash of the folder's files and of the build arguments that change the result.
+        """Hash of the folder's files, the launcher, the recipe, the base image and the installer.
 
-        The CA bundle is left out, neither its bytes nor whether one is given: it only decides whom the build
-        trusts while downloading, every package is checked against the lock's hashes, and the bundle is not
-        copied into the final image. So a build behind a proxy and one without produce the same image and the
-        same tag, and a CA that rotates does not cause a rebuild.
+        The CA bundle is left out, neither its bytes nor whether one is given: it only decides whom a download
+        trusts, every package is checked against the lock's hashes, and the bundle is not copied into the
+        image. So a build behind a proxy and one without give the same image and tag, and a CA that rotates
+        does not cause a rebuild. The base counts by the name given: the default names a digest, so a new
+        digest gives new tags.
         """
         digest = hashlib.sha256(f"scheme={TAG_SCHEME}\n".encode())
         for name, path in self.files():
             digest.update(f"file={name}\n".encode())
             digest.update(hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
-        # The base image by name: pin it by digest (python:3.12-slim@sha256:...) for bit-for-bit rebuilds.
-        digest.update(f"base={options.base_image or 'default'}\n".encode())
+        if self.own_dockerfile is None:
+            digest.update(hashlib.sha256(template_fingerprint().encode()).hexdigest().encode() + b"\n")
+            digest.update(f"uv={VERSIONS.uv}\n".encode())
+        digest.update(f"base={options.base}\n".encode())
         digest.update(f"installer={options.installer}\n".encode())
         return digest.hexdigest()[:TAG_LENGTH]
+
+
+@dataclass
+class BuildReport:
+    """How long each phase of one build took, and what it moved."""
+
+    phases: dict[str, float] = field(default_factory=dict)
+    layers: list[str] = field(default_factory=list)
+    wheels_fetched: int = 0
+
+    def line(self) -> str:
+        shown = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in self.phases.items())
+        fetched = f"; {self.wheels_fetched} wheels downloaded" if "download" in self.phases else ""
+        return f"phases: {shown}{fetched}"
 
 
 def discover(root: Path = IMAGES_DIR) -> dict[str, Image]:
@@ -121,30 +140,110 @@ def exists_locally(runner: Runner, ref: str) -> bool:
     return inspect_image(runner, ref) is not None
 
 
-def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> None:
-    """`docker build` from a temporary context: the image folder, plus the CA bundle when one is given.
+def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> BuildReport:
+    """`docker build` from a temporary context made for this image (see the module's docstring).
 
-    The build stays on the CLI, through the Runner, on purpose: Docker 20.10 here has no buildx, and the
-    classic builder's streamed output, its progress and the --build-arg handling all go through the one place
-    that prints commands, keeps dry runs to a plan, masks secrets and turns a failure into one line. The SDK's
-    `images.build` would need each of those redone (and a JSON progress stream decoded) for nothing gained.
+    The build stays on the CLI, through the Runner, on purpose: the classic builder's streamed output, its
+    progress and the --build-arg handling all go through the one place that prints commands, keeps dry runs to a
+    plan, masks secrets and turns a failure into one line. The SDK's `images.build` would need each of those
+    redone (and a JSON progress stream decoded) for nothing gained.
     """
+    report = BuildReport()
     cmd = ["docker", "build", "--tag", ref, "--label", f"airflow-automation.image={image.name}"]
     if options.no_cache:
         cmd.append("--no-cache")
-    for key, value in image.build_args(options).items():
-        cmd += ["--build-arg", f"{key}={value}"]
     if runner.dry_run:
-        # The real context is a temporary copy; the plan names what it is a copy of, so it reads the same each time.
+        # The real context is made in a temporary folder; the plan names what it is made of, so it reads the same
+        # each time and needs neither the base image nor a download.
+        if image.own_dockerfile is None and options.installer == "uv":
+            runner.plan(f"fetch the wheels of {rel(image.folder / 'requirements.lock')} missing from "
+                        f"{rel(cache_dir() / 'wheels')} (pip download --require-hashes)")
         runner.run([*cmd, rel(image.folder)], env=_docker_env())
-        return
-    with tempfile.TemporaryDirectory(prefix=f"image-{image.name}-") as tmp:
-        context = Path(tmp) / "context"
-        shutil.copytree(image.folder, context, ignore=shutil.ignore_patterns("__pycache__", MANUAL_MARKER))
-        shutil.copyfile(image.dockerfile, context / "Dockerfile")
-        shutil.copyfile(LAUNCHER_SOURCE, context / LAUNCHER_NAME)
-        if options.ca_bundle:
-            shutil.copyfile(options.ca_bundle, context / CA_NAME)
-        runner.run([*cmd, str(context)], env=_docker_env(), stream=runner.verbose, timeout=3600, heartbeat=30,
-                   fix="rerun with -v to see the build output; a download failing on TLS behind a proxy "
-                       "needs --ca-bundle FILE")
+        return report
+    root = cache_dir() / "contexts"
+    root.mkdir(parents=True, exist_ok=True)
+    # Next to the wheel cache, so the context's wheels are hard links, not copies.
+    with tempfile.TemporaryDirectory(dir=root, prefix=f"{image.name}-") as tmp:
+        context = Path(tmp)
+        for name, path in image.files():
+            (context / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, context / name)
+        if image.own_dockerfile is not None:
+            if options.base_image:
+                cmd += ["--build-arg", f"BASE_IMAGE={options.base_image}"]
+            if options.ca_bundle:
+                shutil.copyfile(options.ca_bundle, context / CA_NAME)
+                cmd += ["--build-arg", f"EXTRA_CA_BUNDLE={CA_NAME}"]
+        elif options.installer == "pip":
+            (context / "ca").mkdir()
+            if options.ca_bundle:
+                shutil.copyfile(options.ca_bundle, context / "ca" / CA_NAME)
+                cmd += ["--build-arg", f"EXTRA_CA_BUNDLE={CA_NAME}"]
+            (context / "Dockerfile").write_text(Recipe(image.name, options.base).pip())
+        else:
+            _uv_context(runner, image, options, context, report)
+        _docker_build(runner, [*cmd, str(context)], report)
+    return report
+
+
+def _uv_context(runner: Runner, image: Image, options: BuildOptions, context: Path, report: BuildReport) -> None:
+    t0 = time.monotonic()
+    split = [layer for layer in layers(image.folder / "requirements.in", image.folder / "requirements.lock")
+             if layer.entries]
+    python = base_python(runner, options.base)
+    report.layers = [layer.name for layer in split]
+    t1 = time.monotonic()
+    report.phases["resolve"] = t1 - t0
+    wheels, report.wheels_fetched = wheels_for(runner, [e for layer in split for e in layer.entries], python,
+                                               ca_bundle=options.ca_bundle)
+    report.phases["download"] = time.monotonic() - t1
+    for index, layer in enumerate(split):
+        folder = context / "wheels" / str(index)
+        folder.mkdir(parents=True)
+        for entry in layer.entries:
+            wheel = wheels.get(entry.name)
+            if wheel is not None and not (folder / wheel.name).exists():
+                _link_or_copy(wheel, folder / wheel.name)
+        (context / "locks").mkdir(exist_ok=True)
+        (context / "locks" / f"{index}.lock").write_text(layer.lock_text())
+    _link_or_copy(Path(uv_binary()), context / "uv")
+    (context / "Dockerfile").write_text(Recipe(image.name, options.base, tuple(split), python.purelib).uv())
+
+
+def uv_binary() -> str:
+    """The uv of this package's own environment (the PyPI release VERSIONS.uv names)."""
+    try:
+        import uv
+    except ImportError:
+        raise UserError("uv is not installed in this Python environment",
+                        f"pip install uv=={VERSIONS.uv} (nox sessions install it with the package)") from None
+    return uv.find_uv_bin()
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+        shutil.copymode(source, dest)
+
+
+_FINAL_STEP = re.compile(rf"^Step \d+/\d+ : FROM \S+ AS {FINAL_STAGE}\s*$", re.IGNORECASE)
+
+
+def _docker_build(runner: Runner, cmd: list[str], report: BuildReport) -> None:
+    """The build, timed in two phases: installing (up to the final stage) and exporting (the final stage)."""
+    t0 = time.monotonic()
+    final_at: list[float] = []
+
+    def watch(line: str) -> None:
+        if not final_at and _FINAL_STEP.match(line.strip()):
+            final_at.append(time.monotonic())
+
+    runner.run(cmd, env=_docker_env(), stream=runner.verbose, timeout=3600, heartbeat=30, on_line=watch,
+               fix="rerun with -v to see the build output; a download failing on TLS behind a proxy "
+                   "needs --ca-bundle FILE")
+    end = time.monotonic()
+    split_at = final_at[0] if final_at else end
+    report.phases["install"] = split_at - t0
+    report.phases["export"] = end - split_at

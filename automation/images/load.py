@@ -39,7 +39,7 @@ class Loader:
 
     def ref_in_cluster(self, ref: str) -> str:
         if self.method == "registry":
-            registry = registry_for(self.target)
+            registry = (self.target.images.pull_registry or "").rstrip("/") or registry_for(self.target)
             if not registry:
                 raise UserError(f"target {self.target.name!r} loads images to a registry but names none",
                                 f"set targets.{self.target.name}.images.registry, "
@@ -91,20 +91,54 @@ class Loader:
 
     def _registry(self, ref: str) -> None:
         # Tag, push and the manifest check stay on the CLI: the push authenticates through the credential
-        # helpers `gcloud auth configure-docker` writes for the docker CLI, and streams its own progress.
+        # helpers `gcloud auth configure-docker` writes for the docker CLI, streams its own progress, and sends
+        # only the layers the registry lacks (the nodes then pull only the layers they lack).
         remote = self.ref_in_cluster(ref)
-        host = remote.split("/", 1)[0]
-        if not self._registry_login_done and (host.endswith("-docker.pkg.dev") or host.endswith("gcr.io")):
+        push = self._push_ref(ref)
+        host = push.split("/", 1)[0]
+        cloud = host.endswith("-docker.pkg.dev") or host.endswith("gcr.io")
+        if cloud and not self._registry_login_done:
             self.runner.run(["gcloud", "auth", "configure-docker", host, "--quiet"],
                             fix="install the gcloud CLI and run `gcloud auth login`")
             self._registry_login_done = True
-        if not self.runner.dry_run and self.runner.try_read(
-                ["docker", "manifest", "inspect", remote], timeout=60) is not None:
-            self.runner.ok(f"{remote}: already in the registry")
+        if not cloud and not self.runner.dry_run and not registry_answers(host):
+            self._fallback(ref, remote, host)
             return
-        self.runner.run(["docker", "tag", ref, remote])
-        self.runner.run(["docker", "push", remote], timeout=3600, heartbeat=30,
-                        fix="check the registry exists and that you may push to it")
+        if not self.runner.dry_run and self._in_registry(push, cloud):
+            self.runner.ok(f"{push}: already in the registry")
+            return
+        self.runner.run(["docker", "tag", ref, push])
+        result = self.runner.run(["docker", "push", push], timeout=3600, heartbeat=30,
+                                 fix="check the registry exists and that you may push to it")
+        if not self.runner.dry_run:
+            pushed, present = push_counts(result.stdout)
+            self.runner.ok(f"{push}: {pushed} layer(s) pushed, {present} already in the registry")
+
+    def _push_ref(self, ref: str) -> str:
+        """Where this machine pushes `ref`: images.registry, which may differ from the name pods pull."""
+        registry = registry_for(self.target)
+        return f"{registry}/{ref}" if registry else self.ref_in_cluster(ref)
+
+    def _in_registry(self, push: str, cloud: bool) -> bool:
+        if cloud:
+            return self.runner.try_read(["docker", "manifest", "inspect", push], timeout=60) is not None
+        return manifest_exists(push)
+
+    def _fallback(self, ref: str, remote: str, host: str) -> None:
+        method = self.target.images.fallback
+        if method is None:
+            raise UserError(f"the image registry {host} does not answer",
+                            f"start it (Minikube: minikube addons enable registry), or set "
+                            f"targets.{self.target.name}.images.fallback to copy whole images instead")
+        self.runner.say(f"    warning: the image registry {host} does not answer: copying the whole image "
+                        f"instead (images.fallback: {method})")
+        if remote != ref:
+            self.runner.run(["docker", "tag", ref, remote])
+        if method in _CHECKS_NODES and self._on_nodes(remote):
+            self.runner.ok(f"{remote}: already on the cluster's nodes")
+            return
+        {"minikube": self._minikube, "kind": self._kind, "command": self._command,
+         "containerd": self._containerd}[method](remote)
 
     def _command(self, ref: str) -> None:
         template = self.target.images.command or ""
@@ -220,6 +254,53 @@ class Loader:
 
 # The methods that first ask the nodes whether they hold the image already (a load copies the whole image).
 _CHECKS_NODES = ("minikube", "kind", "command", "containerd")
+
+
+def _scheme(host: str) -> str:
+    """Docker and containerd speak plain HTTP to a registry on this machine, HTTPS to any other."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return "http" if name in ("localhost", "[::1]") or name.startswith("127.") else "https"
+
+
+def registry_answers(host: str) -> bool:
+    """Whether a registry listens at `host` (any answer to /v2/, a 401 asking for a login included)."""
+    import httpx
+
+    try:
+        httpx.get(f"{_scheme(host)}://{host}/v2/", timeout=3)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+_MANIFESTS = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+])
+
+
+def manifest_exists(push: str) -> bool:
+    """Whether the registry already holds HOST/REPO:TAG (the registry API, no login: a registry of this
+    machine or the cluster's). An answer other than 200 counts as absent: the push then decides."""
+    import httpx
+
+    host, rest = push.split("/", 1)
+    repo, tag = rest.rsplit(":", 1)
+    try:
+        answer = httpx.head(f"{_scheme(host)}://{host}/v2/{repo}/manifests/{tag}", timeout=5,
+                            headers={"Accept": _MANIFESTS})
+    except httpx.HTTPError:
+        return False
+    return answer.status_code == 200
+
+
+def push_counts(output: str) -> tuple[int, int]:
+    """(layers pushed, layers the registry already had), from `docker push`'s own report per layer."""
+    lines = [line.strip() for line in output.splitlines()]
+    return (sum(line.endswith(": Pushed") for line in lines),
+            sum(line.endswith(": Layer already exists") for line in lines))
 
 
 def _holds(names: set[str], ref: str) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.images.build import BuildOptions, build, discover, exists_locally, select
+from automation.images.build import BuildOptions, BuildReport, build, discover, exists_locally, select
 from automation.images.load import Loader
 from automation.images.tags import TAGS_FILE, write_tags
 from automation.settings.model import Target
@@ -41,11 +42,17 @@ def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_on
         with runner.step(f"image {ref}"):
             if exists_locally(runner, ref):
                 runner.ok(f"{ref} is up to date (inputs unchanged): no build")
+                report = BuildReport()
             else:
-                build(runner, image, ref, options)
+                report = build(runner, image, ref, options)
                 built += 1
             if loader is not None:
+                t0 = time.monotonic()
                 loader.load(ref)
+                if not runner.dry_run:
+                    report.phases["load"] = time.monotonic() - t0
+            if report.phases and not runner.dry_run:
+                runner.say(f"    {report.line()}")
     write_tags(runner, tags, known, tags_file)
     verb = "would build" if runner.dry_run else "built"
     runner.say(f"==> images: {verb} {built}, unchanged {len(chosen) - built}"

@@ -120,7 +120,7 @@ class Provider:
 
     def tool_image(self, name: str) -> str:
         tag = read_tags(self.tool_tags_file()).get(name, "unbuilt")
-        registry = (self.target.images.registry or "").rstrip("/")
+        registry = self.target.images.cluster_registry()
         return f"{registry}/{name}:{tag}" if registry else f"{name}:{tag}"
 
     def storage(self) -> AbstractContextManager[None]:
@@ -194,7 +194,7 @@ class Provider:
             target=self.target.name,
             namespace=self.target.namespace,
             data_root=self.target.data_root,
-            image_registry=self.target.images.registry or "",
+            image_registry=self.target.images.cluster_registry(),
         )
 
     def project_objects(self) -> list[ConfigMap | Secret]:

@@ -139,8 +139,15 @@ class Images:
     load: Literal["minikube", "kind", "registry", "none", "command", "containerd"] = "minikube"
     # For load=command: run once per image, {image} is replaced by NAME:TAG (a shell pipeline is allowed).
     command: str | None = None
-    # For load=registry: prefix such as REGION-docker.pkg.dev/PROJECT/REPO.
+    # For load=registry: prefix such as REGION-docker.pkg.dev/PROJECT/REPO, or a registry the cluster pulls
+    # from (Minikube's registry addon, a kind local registry: only the layers it lacks are pushed and pulled).
     registry: str | None = None
+    # How the cluster's nodes name that registry when it differs from where this machine pushes (Minikube's
+    # addon: push to MINIKUBE_IP:5000, pods pull localhost:5000). Pods and DAGs use this one.
+    pull_registry: str | None = None
+    # For load=registry: the method used when the registry does not answer (the whole image copied instead,
+    # under the same name, so pods and tags are unchanged). None: an unreachable registry is an error.
+    fallback: Literal["minikube", "kind", "command", "containerd"] | None = None
     # kind cluster name for load=kind.
     kind_cluster: str = "kind"
     # For load=containerd: the socket of the containerd the nodes' kubelet uses (images are streamed from
@@ -152,6 +159,10 @@ class Images:
     base_image: str | None = None
     # A CA bundle trusted while building (an intercepting proxy); `images --ca-bundle` overrides it.
     ca_bundle: str | None = None
+
+    def cluster_registry(self) -> str:
+        """The registry prefix of images as pods name them ('' when images are loaded without one)."""
+        return (self.pull_registry or self.registry or "").rstrip("/")
 
 
 @checked(config=STRICT)

@@ -1,0 +1,177 @@
+"""Worker images delivered by layers, for real: built on CI's base, pushed to the registry the cluster target
+names (CI: Debian's docker-registry on 127.0.0.1:5000), pulled by the node's containerd and run by a pod.
+
+One image is built, then built again with one requirement added: the second build reuses every earlier layer,
+the push sends only what changed, and a pod imports the new package. The fallback (the registry does not
+answer: the whole image is copied into the node under the same name) is exercised on the same image.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from automation.core.runner import Runner
+from automation.images.build import BuildOptions, BuildReport, Image, build
+from automation.images.load import Loader, registry_answers
+from automation.settings import Target, load_target
+from tests.cluster.support import cluster_target
+from tests.conftest import REPO, docker_available, need
+
+pytestmark = pytest.mark.cluster
+
+# Two small packages, then one added (the lock is what `uv pip compile --generate-hashes` wrote for them).
+SIX = """six==1.17.0 \\
+    --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274 \\
+    --hash=sha256:ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81
+    # via -r requirements.in
+"""
+IDNA = """idna==3.20 \\
+    --hash=sha256:a7db850025b95ded1eae8a46181a1a6c56c92c96f0e2b005d9ff8dc0210cab44 \\
+    --hash=sha256:ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c
+    # via -r requirements.in
+"""
+TABULATE = """tabulate==0.10.0 \\
+    --hash=sha256:e2cfde8f79420f6deeffdeda9aaec3b6bc5abce947655d17ac662b126e48a60d \\
+    --hash=sha256:f0b0622e567335c8fabaaa659f1b33bcb6ddfe2e496071b743aa113f8774f2d3
+    # via -r requirements.in
+"""
+NAMESPACE = "image-delivery-test"
+
+
+@dataclass
+class Delivery:
+    target: Target
+    kubeconfig: str
+    options: BuildOptions
+    folder: Path
+    name: str
+
+
+def _write_image(folder: Path, *entries: tuple[str, str]) -> Image:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "requirements.in").write_text("".join(f"{name}\n" for name, _ in entries))
+    (folder / "requirements.lock").write_text("".join(lock for _, lock in entries))
+    return Image(folder.name, folder)
+
+
+def _kubectl(d: Delivery, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["kubectl", "--kubeconfig", d.kubeconfig, *args], capture_output=True, text=True,
+                          timeout=300, check=check)
+
+
+def _layers(ref: str) -> list[str]:
+    out = subprocess.run(["docker", "image", "inspect", "--format", "{{json .RootFS.Layers}}", ref],
+                         capture_output=True, text=True, check=True).stdout
+    return [layer for layer in out.strip().strip("[]").replace('"', "").split(",") if layer]
+
+
+def _run_pod(d: Delivery, image: str, code: str) -> str:
+    """A pod that runs `code` in `image` (pulled if the node lacks it) to completion; returns its log."""
+    pod = f"p-{uuid.uuid4().hex[:8]}"
+    _kubectl(d, "-n", NAMESPACE, "run", pod, f"--image={image}", "--restart=Never",
+             "--image-pull-policy=IfNotPresent", "--command", "--", "python", "-c", code)
+    deadline = time.monotonic() + 240
+    phase = ""
+    while time.monotonic() < deadline:
+        phase = _kubectl(d, "-n", NAMESPACE, "get", "pod", pod, "-o", "jsonpath={.status.phase}").stdout
+        if phase in ("Succeeded", "Failed"):
+            break
+        time.sleep(1)
+    log = _kubectl(d, "-n", NAMESPACE, "logs", pod, check=False).stdout
+    events = _kubectl(d, "-n", NAMESPACE, "get", "events", "--field-selector", f"involvedObject.name={pod}",
+                      "-o", "custom-columns=R:.reason,M:.message", check=False).stdout
+    assert phase == "Succeeded", f"pod {pod}: {phase}\n{log}\n{events}"
+    return log
+
+
+def _load(target: Target, ref: str) -> str:
+    out = io.StringIO()
+    with redirect_stdout(out):
+        Loader(Runner(out=out), target).load(ref)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def delivery(k8s_cluster: object, base_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Delivery]:
+    need(docker_available(), "a running Docker engine")
+    target, _ = cluster_target()
+    need(target.images.load == "registry" and bool(target.images.registry),
+         f"target {target.name} delivers images through a registry (images.load: registry)")
+    assert target.images.registry is not None
+    need(registry_answers(target.images.registry), f"the registry {target.images.registry} answering")
+    existing = target.existing
+    assert existing is not None and existing.kubeconfig is not None
+    d = Delivery(target, str(target.path(existing.kubeconfig)), BuildOptions(base_image=base_image),
+                 tmp_path_factory.mktemp("images"), f"delivery-{uuid.uuid4().hex[:6]}")
+    _kubectl(d, "create", "namespace", NAMESPACE, check=False)
+    yield d
+    _kubectl(d, "delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    shutil.rmtree(d.folder, ignore_errors=True)
+
+
+def test_one_requirement_added_is_rebuilt_and_delivered_by_layers(delivery: Delivery) -> None:
+    d = delivery
+    first = _write_image(d.folder / d.name, ("six", SIX), ("idna", IDNA))
+    ref1 = f"{d.name}:{first.tag(d.options)}"
+    report1 = build(Runner(out=io.StringIO()), first, ref1, d.options)
+    assert report1.layers == ["six", "idna"]
+    pushed1 = _load(d.target, ref1)
+    assert "layer(s) pushed" in pushed1, pushed1
+    remote1 = f"{d.target.images.cluster_registry()}/{ref1}"
+    assert _run_pod(d, remote1, "import six, idna; print('v1', six.__version__)").strip() == "v1 1.17.0"
+
+    second = _write_image(d.folder / d.name, ("six", SIX), ("idna", IDNA), ("tabulate", TABULATE))
+    ref2 = f"{d.name}:{second.tag(d.options)}"
+    assert ref2 != ref1
+    report2 = build(Runner(out=io.StringIO()), second, ref2, d.options)
+    assert report2.layers == ["six", "idna", "tabulate"]
+    old, new = _layers(ref1), _layers(ref2)
+    # Everything up to the launcher is the first image's, layer for layer; then the new requirement's layer
+    # and the launcher (copied again because its parent changed).
+    assert new[:len(old) - 1] == old[:-1]
+    assert len(new) == len(old) + 1
+    pushed2 = _load(d.target, ref2)
+    assert f": 2 layer(s) pushed, {len(old) - 1} already in the registry" in pushed2, pushed2
+    remote2 = f"{d.target.images.cluster_registry()}/{ref2}"
+    assert _run_pod(d, remote2, "import tabulate; print('v2', tabulate.__version__)").strip() == "v2 0.10.0"
+    # The same load again: the registry has it, nothing is pushed.
+    assert "already in the registry" in _load(d.target, ref2)
+
+
+def test_registry_down_falls_back_to_copying_the_whole_image(delivery: Delivery,
+                                                             tmp_path: Path) -> None:
+    d = delivery
+    assert d.target.images.fallback is not None, "the CI target names a fallback"
+    # The same target with its registry on a port where nothing listens.
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(f"targets:\n  down:\n    extends: {d.target.name}\n"
+                       f"    images: {{registry: '127.0.0.1:9', pull_registry: 'delivery.invalid:5000'}}\n")
+    down = load_target("down", [str(REPO / ".ci" / "targets.yaml"), str(overlay)])
+    image = _write_image(d.folder / f"{d.name}-fallback", ("six", SIX))
+    ref = f"{image.name}:{image.tag(d.options)}"
+    build(Runner(out=io.StringIO()), image, ref, d.options)
+    out = _load(down, ref)
+    assert "warning: the image registry 127.0.0.1:9 does not answer: copying the whole image instead " \
+           f"(images.fallback: {d.target.images.fallback})" in out, out
+    # Under the name pods use (a registry that does not even resolve): present on the node, so never pulled.
+    remote = f"delivery.invalid:5000/{ref}"
+    assert _run_pod(d, remote, "import six; print('fallback', six.__version__)").strip() == "fallback 1.17.0"
+
+
+def test_build_report_names_each_phase(delivery: Delivery) -> None:
+    d = delivery
+    image = _write_image(d.folder / f"{d.name}-phases", ("idna", IDNA))
+    ref = f"{image.name}:{image.tag(d.options)}"
+    report: BuildReport = build(Runner(out=io.StringIO()), image, ref, d.options)
+    assert list(report.phases) == ["resolve", "download", "install", "export"]
+    assert report.line().startswith("phases: resolve ")
