@@ -158,6 +158,10 @@ def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> Buil
         if image.own_dockerfile is None and options.installer == "uv":
             runner.plan(f"fetch the wheels of {rel(image.folder / 'requirements.lock')} missing from "
                         f"{rel(cache_dir() / 'wheels')} (pip download --require-hashes)")
+            runner.plan(f"render the Dockerfile: base {options.base}, uv {VERSIONS.uv}, one layer per "
+                        f"requirement of {rel(image.folder / 'requirements.in')}")
+        elif image.own_dockerfile is None:
+            runner.plan(f"render the Dockerfile: base {options.base}, pip inside the build")
         runner.run([*cmd, rel(image.folder)], env=_docker_env())
         return report
     root = cache_dir() / "contexts"

@@ -110,12 +110,12 @@ def test_dry_run_registry_push_plan(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     remote = f"europe-west1-docker.pkg.dev/my-project/airflow/pandas-basic:{tag}"
     assert _plan(result.stdout) == [
-        f"docker build --tag pandas-basic:{tag} --label airflow-automation.image=pandas-basic "
-        f"--build-arg BASE_IMAGE={base} images/pandas-basic",
+        f"docker build --tag pandas-basic:{tag} --label airflow-automation.image=pandas-basic images/pandas-basic",
         "gcloud auth configure-docker europe-west1-docker.pkg.dev --quiet",
         f"docker tag pandas-basic:{tag} {remote}",
         f"docker push {remote}",
     ]
+    assert f"[dry-run] render the Dockerfile: base {base}, uv " in result.stdout
     assert not (tmp_path / "images.json").exists()  # a dry run writes nothing
 
 
