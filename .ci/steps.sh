@@ -19,7 +19,7 @@ export CI=${CI:-true}
 t0=$SECONDS
 step() { echo "== [ci $((SECONDS - t0))s] $*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-# Defines cluster_tools, cluster_start, cluster_airflow_image, their titles, CI_SETTINGS and CI_CHART_DIR.
+# Defines cluster_tools, cluster_start, cluster_registry, cluster_airflow_image, their titles, CI_SETTINGS and CI_CHART_DIR.
 # shellcheck source=.ci/cluster/shared-kube.sh
 source ".ci/cluster/$cluster.sh"
 
@@ -52,8 +52,8 @@ fi
 step "PostgreSQL (metadata DB and the database example)"
 bash .ci/postgres.sh
 
-step "image registry on 127.0.0.1:5000 (worker images delivered by layers)"
-bash .ci/registry.sh
+step "$cluster_registry_title"
+cluster_registry
 
 AIRFLOW_VERSION=$(python3 -c 'import sys; sys.path.insert(0, "."); from automation.core.versions import VERSIONS; print(VERSIONS.airflow)')
 step "Airflow $AIRFLOW_VERSION image for the cluster"

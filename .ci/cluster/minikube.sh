@@ -51,6 +51,22 @@ PY
   echo "minikube profile $profile: this host is $CI_HOST_FROM_PODS for its pods (networks $CI_POD_NETWORKS)"
 }
 
+# Minikube's registry addon: the node pulls localhost:5000; this runner pushes to 127.0.0.1:5000 through a
+# port-forward to the addon's Service (Docker pushes to 127.0.0.0/8 over plain HTTP without configuration).
+cluster_registry_title="image registry: Minikube's registry addon, pushed to through 127.0.0.1:5000"
+cluster_registry() {
+  local profile
+  profile=$(AUTOMATION_SETTINGS="$CI_SETTINGS" .nox/tools/bin/python -c \
+    'from automation.settings import load_target; print(load_target("local").minikube.profile)')
+  minikube addons enable registry -p "$profile"
+  kubectl -n kube-system rollout status deployment/registry --timeout=180s
+  (nohup kubectl -n kube-system port-forward --address 127.0.0.1 service/registry 5000:80 \
+    >/tmp/registry-port-forward.log 2>&1 &)
+  for _ in $(seq 30); do curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "error: the registry addon does not answer on 127.0.0.1:5000: see /tmp/registry-port-forward.log" >&2
+  return 1
+}
+
 # The node pulls the chart's images (and the rehearsed Composer version's) from their registry itself.
 cluster_airflow_image() {
   echo "Airflow $1: pulled by the Minikube node when a pod needs it"

@@ -32,6 +32,11 @@ cluster_start() {
   export KUBECONFIG
 }
 
+cluster_registry_title="image registry on 127.0.0.1:5000 (worker images delivered by layers)"
+cluster_registry() {
+  bash .ci/registry.sh
+}
+
 cluster_airflow_image() {
   bash "$SHARED/kube/airflow-image.sh" "$1"
 }

@@ -25,7 +25,7 @@ from automation.images.build import BuildOptions, BuildReport, Image, build
 from automation.images.load import Loader, registry_answers
 from automation.settings import Target, load_target
 from tests.cluster.support import cluster_target
-from tests.conftest import REPO, docker_available, need
+from tests.conftest import docker_available, need
 
 pytestmark = pytest.mark.cluster
 
@@ -156,7 +156,7 @@ def test_registry_down_falls_back_to_copying_the_whole_image(delivery: Delivery,
     overlay = tmp_path / "overlay.yaml"
     overlay.write_text(f"targets:\n  down:\n    extends: {d.target.name}\n"
                        f"    images: {{registry: '127.0.0.1:9', pull_registry: 'delivery.invalid:5000'}}\n")
-    down = load_target("down", [str(REPO / ".ci" / "targets.yaml"), str(overlay)])
+    down = load_target("down", [str(overlay)])  # over the CI settings (AUTOMATION_SETTINGS)
     image = _write_image(d.folder / f"{d.name}-fallback", ("six", SIX))
     ref = f"{image.name}:{image.tag(d.options)}"
     build(Runner(out=io.StringIO()), image, ref, d.options)
