@@ -214,6 +214,23 @@ def _uv_context(runner: Runner, image: Image, options: BuildOptions, context: Pa
     (context / "Dockerfile").write_text(Recipe(image.name, options.base, tuple(split), python.purelib).uv())
 
 
+def render_recipes(folder: Path) -> list[Path]:
+    """Each shared-recipe image's Dockerfile, both installers, written to `folder` for the linters (hadolint
+    in `nox -s lint`): the recipe is rendered per image, so no Dockerfile of it is committed to lint."""
+    written = []
+    for image in discover().values():
+        if image.own_dockerfile is not None:
+            continue
+        split = tuple(layer for layer in layers(image.folder / "requirements.in", image.folder / "requirements.lock")
+                      if layer.entries)
+        recipe = Recipe(image.name, VERSIONS.worker_base_image, split)
+        for installer, text in (("uv", recipe.uv()), ("pip", recipe.pip())):
+            path = folder / f"{image.name}.{installer}.Dockerfile"
+            path.write_text(text)
+            written.append(path)
+    return written
+
+
 def uv_binary() -> str:
     """The uv of this package's own environment (the PyPI release VERSIONS.uv names)."""
     try:

@@ -1,0 +1,45 @@
+"""The rendered Dockerfile: one stage per layer, copied in requirements.in's order, the launcher last (`nox -s
+lint` runs hadolint on what it renders for every image)."""
+
+from __future__ import annotations
+
+import re
+
+from automation.images.build import BuildOptions, discover
+from automation.images.lock import layers
+from automation.images.recipe import FINAL_STAGE, Recipe, template_fingerprint
+
+
+def _recipe() -> Recipe:
+    folder = discover()["pandas-basic"].folder
+    split = layers(folder / "requirements.in", folder / "requirements.lock")
+    return Recipe("pandas-basic", "python:3.12-slim", tuple(split), "lib/python3.12/site-packages")
+
+
+def test_one_stage_per_layer_copied_in_order_then_the_launcher() -> None:
+    text = _recipe().uv()
+    stages = re.findall(r"^FROM (\S+) AS (\S+)$", text, re.MULTILINE)
+    names = [layer.name for layer in _recipe().layers]
+    assert stages == [("python:3.12-slim", "venv"), *[("venv", f"layer-{i}") for i in range(len(names))],
+                      ("python:3.12-slim", FINAL_STAGE)]
+    final = text.split(f"AS {FINAL_STAGE}\n", 1)[1]
+    copies = re.findall(r"^COPY (\S+) ", final, re.MULTILINE)
+    assert copies == [*[f"--from=layer-{i}" for i in range(len(names))], "launch.py"]
+    assert re.findall(r"^# layer \d+: (\S+) ", final, re.MULTILINE) == names
+    # Each stage installs only its own slice, offline, hashes checked.
+    assert text.count("--offline --no-index") == len(names)
+    assert text.count("--require-hashes --no-deps") == len(names)
+    assert "rm -rf /opt/venv/lib/python3.12/site-packages/pandas/tests" in text
+
+
+def test_the_tag_changes_with_the_recipe_and_the_base() -> None:
+    image = discover()["pandas-basic"]
+    assert image.tag(BuildOptions()) != image.tag(BuildOptions(base_image="python:3.12-slim"))
+    assert image.tag(BuildOptions()) != image.tag(BuildOptions(installer="pip"))
+    assert len(template_fingerprint()) > 500
+
+
+def test_default_base_is_pinned_by_digest() -> None:
+    assert re.fullmatch(r"python:[\w.-]+@sha256:[0-9a-f]{64}", BuildOptions().base)
+
+
