@@ -42,11 +42,10 @@ RUN python3 -m venv --without-pip /opt/venv
 # pandas' own test suite is a third of its size and never imported by tasks.
 _UV_LAYER = """\
 FROM venv AS layer-{index}
-COPY wheels/{index}/ /tmp/wheels/
-COPY locks/{index}.lock /tmp/layer.lock
+COPY layers/{index}/ /tmp/layer/
 RUN UV_NO_CACHE=1 UV_LINK_MODE=copy uv pip install --python /opt/venv/bin/python --offline --no-index \\
-      --find-links /tmp/wheels --require-hashes --no-deps --compile-bytecode -r /tmp/layer.lock \\
-    && rm -rf /opt/venv/{purelib}/pandas/tests /tmp/wheels
+      --find-links /tmp/layer --require-hashes --no-deps --compile-bytecode -r /tmp/layer/layer.lock \\
+    && rm -rf /opt/venv/{purelib}/pandas/tests /tmp/layer
 """
 _PIP = """\
 # Rendered by automation/images/recipe.py for image {image} (installer pip: the former single-stage build).
