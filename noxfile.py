@@ -129,6 +129,34 @@ def render(session: nox.Session) -> None:
     _automation(session, "render")
 
 
+@nox.session(python=PYTHON)
+def logs(session: nox.Session) -> None:
+    """Logs of Airflow's components (-- scheduler -f), or of a task (-- --dag D --task T [--run R])."""
+    _install(session)
+    _automation(session, "logs")
+
+
+@nox.session(python=PYTHON)
+def shell(session: nox.Session) -> None:
+    """An interactive shell in a component (-- [COMPONENT], default scheduler)."""
+    _install(session)
+    _automation(session, "shell")
+
+
+@nox.session(python=PYTHON)
+def airflow(session: nox.Session) -> None:
+    """Any Airflow CLI command in the scheduler (-- dags list); its exit code passed through."""
+    _install(session)
+    _automation(session, "airflow")
+
+
+@nox.session(python=PYTHON)
+def restart(session: nox.Session) -> None:
+    """Roll Airflow's components (-- [COMPONENT...]) and wait until ready; nothing else touched."""
+    _install(session)
+    _automation(session, "restart")
+
+
 @nox.session(name="rotate-fernet-key", python=PYTHON)
 def rotate_fernet_key(session: nox.Session) -> None:
     """Rotate the Fernet key (NEW,OLD, re-encrypt); `-- --finish` drops the old key."""

@@ -6,17 +6,18 @@ Bad input and failed steps end with one `error: ... -- fix` line and exit code 2
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
-from automation.cli import dags, e2e, images, lifecycle, task, tools
+from automation.cli import dags, day2, e2e, images, lifecycle, task, tools
 from automation.cli.args import common
 from automation.cli.registry import HANDLERS, SPECS
 from automation.core.errors import UserError
 from automation.core.runner import Runner, mask
 
 # Each module registers its commands when imported; the order is the order of `--help`.
-COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools)
+COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools, day2)
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         print(mask(exc.line()), file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # Whoever read the output stopped (`logs ... | head`): not a failure; say nothing more to the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("error: interrupted -- run the same command again: every step is safe to repeat", file=sys.stderr)
         return 130

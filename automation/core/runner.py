@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -203,12 +204,13 @@ class Runner:
             self.say(f"    [dry-run] $ {shown}")
             self.history.append(Result(cmd, 0, "", "", 0.0, dry_run=True))
             return 0
-        if shutil.which(cmd[0]) is None:
+        binary = self.which(cmd[0])
+        if binary is None:
             raise UserError(f"'{cmd[0]}' was not found on PATH", f"install {cmd[0]} (see README: Prerequisites)")
         print(f"    $ {shown}", file=self.err, flush=True)
         t0 = time.monotonic()
         pipe = None if tty else subprocess.PIPE
-        proc = subprocess.Popen(cmd, stdout=pipe, stderr=pipe, text=True, errors="replace")
+        proc = subprocess.Popen([binary, *cmd[1:]], stdout=pipe, stderr=pipe, text=True, errors="replace")
         pumps = [] if tty else [threading.Thread(target=_pump, args=(src, dst), daemon=True)
                                 for src, dst in ((proc.stdout, self.out), (proc.stderr, self.err))]
         for pump in pumps:
@@ -216,10 +218,13 @@ class Runner:
         try:
             code = proc.wait()
         except KeyboardInterrupt:
-            # Ctrl-C reached the command too (same process group): it ends in its own way, and says how.
+            # Ctrl-C ends the command (`logs -f`) in its own way; a terminal sends it the signal too, a parent
+            # process that signals only us does not: pass it on.
+            proc.send_signal(signal.SIGINT)
             code = proc.wait()
         for pump in pumps:
             pump.join()
+        code = 128 - code if code < 0 else code  # killed by signal N: the shell's 128+N
         self.history.append(Result(cmd, code, "", "", time.monotonic() - t0))
         return code
 

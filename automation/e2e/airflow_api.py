@@ -122,6 +122,20 @@ class AirflowApi:
         data = self._json("GET", "/api/v2/dags", params={"limit": limit, "order_by": "dag_id"})
         return [d["dag_id"] for d in data.get("dags", [])], int(data.get("total_entries", 0))
 
+    def task_ids(self, dag_id: str) -> list[str]:
+        data = self._json("GET", f"/api/v2/dags/{_p(dag_id)}/tasks")
+        return sorted(t["task_id"] for t in data.get("tasks", []))
+
+    def latest_runs(self, dag_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The DAG's newest runs first (by run_after: when each run was due, manual runs included)."""
+        data = self._json("GET", f"/api/v2/dags/{_p(dag_id)}/dagRuns",
+                          params={"order_by": "-run_after", "limit": limit})
+        return list(data.get("dag_runs", []))
+
+    def find_run(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
+        response = self.request("GET", f"/api/v2/dags/{_p(dag_id)}/dagRuns/{_p(run_id)}")
+        return None if response.status_code == 404 else dict(response.json())
+
     def import_errors(self) -> list[dict[str, Any]]:
         data = self._json("GET", "/api/v2/importErrors", params={"limit": 100})
         return list(data.get("import_errors", []))

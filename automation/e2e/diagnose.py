@@ -68,8 +68,10 @@ def safe_label(value: str) -> str:
     return safe
 
 
-def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, task_ids: list[str]) -> None:
-    """Events of the failed tasks' pods, when a cluster answers; nothing (quietly) otherwise."""
+def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, task_ids: list[str],
+               log_lines: int = 0) -> None:
+    """Events of the failed tasks' pods, when a cluster answers; nothing (quietly) otherwise. With `log_lines`,
+    also the last lines of each pod's task container (a failed pod is kept: delete_worker_pods_on_failure)."""
     if not task_ids:
         return
     try:
@@ -91,6 +93,13 @@ def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, tas
                         if kind != "running" and detail:
                             runner.say(f"    {container['name']}: {kind} {detail.get('reason') or ''} "
                                        f"{detail.get('message') or ''}".rstrip())
+                if log_lines:
+                    names_in_pod = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+                    container_name = "base" if "base" in names_in_pod else None  # the operator's task container
+                    log = state.pod_log(pod["metadata"]["name"], namespace, tail=log_lines, container=container_name)
+                    runner.say(f"    container log (last {log_lines} lines):")
+                    for line in log.splitlines()[-log_lines:]:
+                        runner.say(f"      {line}")
             if not names:
                 # Finished pods are usually deleted; their events stay for about an hour, under the pod's name.
                 prefix = safe_label(task_id).lower().replace("_", "-")

@@ -299,8 +299,9 @@ def manifest_exists(push: str) -> bool:
 def push_counts(output: str) -> tuple[int, int]:
     """(layers pushed, layers the registry already had), from `docker push`'s own report per layer."""
     lines = [line.strip() for line in output.splitlines()]
+    # "Mounted from OTHER": the registry had the blob under another repository and links it, nothing is sent.
     return (sum(line.endswith(": Pushed") for line in lines),
-            sum(line.endswith(": Layer already exists") for line in lines))
+            sum(line.endswith(": Layer already exists") or ": Mounted from " in line for line in lines))
 
 
 def _holds(names: set[str], ref: str) -> bool:

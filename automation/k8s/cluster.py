@@ -146,12 +146,12 @@ class LiveCluster:
             return False
         return True
 
-    def pod_log(self, name: str, namespace: str, tail: int = 20) -> str:
+    def pod_log(self, name: str, namespace: str, tail: int = 20, container: str | None = None) -> str:
         from kubernetes import client
 
         try:
             return str(client.CoreV1Api(self.api_client).read_namespaced_pod_log(
-                name, namespace, tail_lines=tail, _request_timeout=self.timeout))
+                name, namespace, tail_lines=tail, container=container, _request_timeout=self.timeout))
         except Exception as exc:
             return f"(no log: {type(exc).__name__})"
 

@@ -31,8 +31,13 @@ def cluster_target() -> tuple[Target, LiveCluster]:
     return target, state
 
 
+# Everything the product printed during the cluster tests, for the check that no secret is in any of it.
+PRINTED: list[str] = []
+
+
 def cli(*args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
     result = run_cli(*args, "--target", TARGET, timeout=timeout)
+    PRINTED.append(f"$ automation {' '.join(args)}\n{result.stdout}\n{result.stderr}")
     print(f"$ automation {' '.join(args)} --target {TARGET} -> {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
 

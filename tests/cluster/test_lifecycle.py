@@ -20,6 +20,7 @@ import yaml
 
 from automation.e2e.airflow_api import AirflowApi
 from tests.cluster.support import (
+    PRINTED,
     airflow_pods,
     api,
     cli,
@@ -316,6 +317,71 @@ def test_fernet_key_rotation_keeps_connections_readable(env: Any) -> None:
     assert "s3cret-survives-restarts" in got.stdout
     again = cli("rotate-fernet-key", "--finish")
     assert again.returncode == 2 and "no rotation in progress" in again.stderr
+
+
+def _secret_values(target: Any) -> dict[str, str]:
+    """Every secret value of this run, by where it comes from: the target's Secrets (the chart's and the
+    projects'), the projects' secret files, the metadata database's password, the UI password."""
+    import base64
+    import json
+    from urllib.parse import urlsplit
+
+    found: dict[str, str] = {}
+    listed = kubectl(target, "get", "secrets", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    for item in json.loads(listed.stdout)["items"]:
+        if item.get("type") in ("helm.sh/release.v1", "kubernetes.io/service-account-token"):
+            continue  # Helm's own record (the release, gzipped) and the API's tokens: not ours to print
+        for key, value in (item.get("data") or {}).items():
+            text = base64.b64decode(value).decode(errors="replace")
+            found[f"Secret {item['metadata']['name']} {key}"] = text
+            if "://" in text and urlsplit(text).password:
+                found[f"Secret {item['metadata']['name']} {key} (password)"] = urlsplit(text).password or ""
+    for path in REPO.glob("k8s/*/secret.env"):
+        for line in path.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                key, value = line.split("=", 1)
+                found[f"{path.relative_to(REPO)} {key}"] = value.strip()
+                if "://" in value and urlsplit(value.strip()).password:
+                    found[f"{path.relative_to(REPO)} {key} (password)"] = urlsplit(value.strip()).password or ""
+    url_file = REPO / ".state" / "ci-metadata-db.url"
+    if url_file.is_file():
+        found["metadata database password"] = urlsplit(url_file.read_text().strip()).password or ""
+    found["UI password"] = SHARED.get("password", "")
+    found["Fernet key of the first up"] = SHARED.get("fernet", "")
+    found["connection password"] = "s3cret-survives-restarts"
+    # Short or empty values would match by accident ("admin" in a URL); every real secret here is longer.
+    return {where: value for where, value in found.items() if len(value) >= 12}
+
+
+def test_no_secret_in_any_output_rendered_file_or_state(env: Any, tmp_path: Any) -> None:
+    """Everything the product printed in these cluster tests (up, images, e2e of passing and failing tasks,
+    status, down, rotation, and the day-2 commands before them), what `render` writes, and the .state folder:
+    no secret value outside the Secrets and the files meant to hold them, and .state private."""
+    target, _ = env
+    status = cli("status")
+    assert status.returncode == 0, status.stderr
+    rendered = cli("render", "--out", str(tmp_path / "render"))
+    assert rendered.returncode == 0, rendered.stderr
+    secrets = _secret_values(target)
+    assert len(secrets) >= 5, sorted(secrets)  # the chart's keys, the database, the projects, the UI
+    printed = "\n".join(PRINTED)
+    assert "$ automation up" in printed and "$ automation e2e" in printed
+    files = {f"render/{p.name}": p.read_text(errors="replace") for p in (tmp_path / "render").rglob("*")
+             if p.is_file()}
+    # .state holds the metadata URL on purpose (the file the target's settings name); nothing else may.
+    state = REPO / ".state"
+    for path in state.rglob("*"):
+        if path.is_file() and path.name != "ci-metadata-db.url" and path.stat().st_size < 5_000_000:
+            files[str(path.relative_to(REPO))] = path.read_text(errors="replace")
+    leaks = [f"{where} in {name}" for where, value in secrets.items()
+             for name, text in [("the output", printed), *files.items()] if value in text]
+    assert leaks == []
+    assert state.stat().st_mode & 0o777 == 0o700
+    assert (state / "ci-metadata-db.url").stat().st_mode & 0o077 == 0
+    for path in state.iterdir():
+        if path.is_dir() and path.name == target.name:
+            assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
 
 
 def test_purge_deletes_namespace_volumes_and_secrets(env: Any) -> None:

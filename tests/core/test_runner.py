@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import io
 import secrets
+import subprocess
+import sys
 
 import pytest
 
 from automation.core.errors import UserError
-from automation.core.runner import Runner, mask, register_secret
+from automation.core.runner import MASK, Runner, mask, register_secret
+from tests.conftest import REPO
 
 
 def test_dry_run_prints_and_runs_nothing(tmp_path) -> None:
@@ -58,3 +61,31 @@ def test_each_step_is_timed() -> None:
     result = runner.run(["sleep", "0.2"])
     assert result.seconds >= 0.2
     assert runner.history[-1] is result
+
+
+ATTACHED = """
+import sys
+from automation.core.runner import Runner
+sys.exit(Runner().attached(["sh", "-c", "read line; echo got $line; echo to-stderr >&2; exit 7"]))
+"""
+
+
+def test_attached_passes_stdin_streams_output_and_returns_the_exit_code() -> None:
+    # A separate process: the command must read this process's own stdin, as a shell or a prompt does.
+    result = subprocess.run([sys.executable, "-c", ATTACHED], input="hello\n", capture_output=True, text=True,
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 7
+    assert result.stdout == "got hello\n"  # unindented, nothing else: it can be piped
+    assert "$ sh -c" in result.stderr and "to-stderr" in result.stderr
+
+
+def test_attached_masks_output_and_only_prints_in_dry_run() -> None:
+    value = secrets.token_hex(12)
+    register_secret(value)
+    out, err = io.StringIO(), io.StringIO()
+    assert Runner(out=out, err=err).attached(["echo", f"token={value}"]) == 0
+    assert out.getvalue() == f"token={MASK}\n"
+    assert value not in err.getvalue()
+    planned = Runner(dry_run=True, out=io.StringIO(), err=io.StringIO())
+    assert planned.attached(["sh", "-c", "exit 9"]) == 0
+    assert planned.commands() == ["sh -c 'exit 9'"]

@@ -89,6 +89,6 @@ def test_unreachable_registry_without_fallback_is_one_line(tiny_image: str, tmp_
 
 def test_push_counts_reads_dockers_report_per_layer() -> None:
     output = ("The push refers to repository [127.0.0.1:5000/x]\n5f70bf18a086: Preparing\n"
-              "a1: Pushed\nb2: Layer already exists\nc3: Layer already exists\n"
+              "a1: Pushed\nb2: Layer already exists\nc3: Mounted from library/pandas-basic\n"
               "abc: digest: sha256:00 size: 1234\n")
     assert push_counts(output) == (1, 2)

@@ -1,0 +1,110 @@
+"""Airflow's components on the target's cluster, as the chart labels them (`component=...`), never by pod name.
+
+Every day-2 command (`logs`, `shell`, `airflow`, `restart`) names components the same way and refuses an
+unknown one with the list of those that exist. Cloud Composer gives no kubectl access to Airflow's own pods:
+`cluster_only` says what to use there instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from automation.core.errors import UserError
+from automation.k8s.cluster import LiveCluster
+from automation.k8s.ready import COMPONENTS
+from automation.providers import Provider
+
+# Where the chart mounts the logs claim in every component (AIRFLOW_HOME/logs).
+LOGS_PATH = "/opt/airflow/logs"
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # the chart's `component` label: scheduler, api-server, ...
+    kind: str  # Deployment or StatefulSet
+    workload: str  # the object's name, e.g. airflow-scheduler
+    containers: tuple[str, ...]
+    # The logs claim is mounted in its main container (False: logs go to a bucket, as on GKE).
+    mounts_logs_claim: bool = True
+
+    @property
+    def ref(self) -> str:
+        """What kubectl takes to reach one of its pods: `deployment/airflow-scheduler`."""
+        return f"{self.kind.lower()}/{self.workload}"
+
+    @property
+    def container(self) -> str:
+        """The component's own container (the chart names it after the component), not a sidecar."""
+        return self.name if self.name in self.containers or not self.containers else self.containers[0]
+
+
+def kubectl(provider: Provider) -> list[str]:
+    return ["kubectl", *provider.kubectl_args(), "-n", provider.target.namespace]
+
+
+def discover(provider: Provider) -> dict[str, Component]:
+    """The release's Deployments and StatefulSets that carry a `component` label, by component.
+
+    A dry run without a cluster plans with the chart's defaults (each a Deployment named RELEASE-COMPONENT)."""
+    target, state = provider.target, provider.state()
+    if not isinstance(state, LiveCluster):
+        if provider.runner.dry_run:
+            provider.runner.say(f"    warning: cluster not reachable ({getattr(state, 'why', '?')}): planning "
+                                f"with the chart's default components")
+            return {name: Component(name, "Deployment", f"{target.release}-{name}", (name,)) for name in COMPONENTS}
+        raise UserError(f"the cluster of target {target.name!r} is not reachable: {getattr(state, 'why', '?')}",
+                        f"start it: nox -s up -- --target {target.name}")
+    found: dict[str, Component] = {}
+    for kind in WORKLOAD_KINDS:
+        for obj in state.list(kind, target.namespace, f"release={target.release}"):
+            name = (obj["metadata"].get("labels") or {}).get("component")
+            if not name:
+                continue
+            pod = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+            containers = tuple(c["name"] for c in pod.get("containers") or [])
+            claims = {v["name"] for v in pod.get("volumes") or [] if v.get("persistentVolumeClaim")}
+            main: dict[str, Any] = next((c for c in pod.get("containers") or [] if c["name"] == name), {})
+            logs = any(m.get("mountPath") == LOGS_PATH and m.get("name") in claims
+                       for m in main.get("volumeMounts") or [])
+            found[name] = Component(name, kind, obj["metadata"]["name"], containers, logs)
+    if not found:
+        raise UserError(f"no Airflow components of release {target.release} in namespace {target.namespace}",
+                        f"start Airflow: nox -s up -- --target {target.name}")
+    return found
+
+
+def resolve(provider: Provider, names: list[str]) -> list[Component]:
+    """The named components (all of them when none is named); an unknown name is one error line listing the
+    components that exist."""
+    found = discover(provider)
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise UserError(f"unknown component {', '.join(repr(n) for n in unknown)} in release "
+                        f"{provider.target.release} (components: {', '.join(sorted(found))})",
+                        "name one of those")
+    return [found[n] for n in dict.fromkeys(names)] if names else [found[n] for n in sorted(found)]
+
+
+def resolve_one(provider: Provider, name: str) -> Component:
+    return resolve(provider, [name])[0]
+
+
+def cluster_only(provider: Provider, what: str, instead: str) -> None:
+    """Stop a command that needs kubectl access to Airflow's pods on a target without it (Cloud Composer),
+    naming what to use there. A dry run shows that command as the plan before stopping the same way."""
+    if provider.cluster_access:
+        return
+    if provider.runner.dry_run:
+        provider.runner.plan(f"not run here; on Composer: {instead}")
+    raise UserError(f"{what} needs kubectl access to Airflow's pods, which Cloud Composer does not give",
+                    f"use: {instead}")
+
+
+def composer_where(provider: Provider) -> str:
+    """`ENV --location REGION --project PROJECT` of a Composer target (the gcloud equivalents name it)."""
+    composer = provider.target.composer
+    if composer is None:
+        return "ENVIRONMENT --location REGION"
+    return f"{composer.environment} --location {composer.region} --project {composer.project}"

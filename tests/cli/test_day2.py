@@ -1,0 +1,120 @@
+"""Day-2 commands without a cluster: the dry-run plans (the exact kubectl commands, components named by the
+chart's labels), Composer's equivalents, and bad input as one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+KUBECTL = "kubectl -n airflow"
+EVERY = "api-server,dag-processor,scheduler,triggerer"
+
+
+def plan(tmp_path: Path, *args: str, target: str = "existing") -> list[str]:
+    # A kubeconfig that does not exist: no cluster answers, the plan uses the chart's default components. Our
+    # options go first: what follows `--` is the command's.
+    result = run_cli(args[0], "--target", target, "--dry-run", *args[1:], env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 0, result.stderr
+    return [line.split("[dry-run] ", 1)[1].removeprefix("$ ") for line in result.stdout.splitlines()
+            if "[dry-run] " in line]
+
+
+def test_logs_of_every_component_then_one_followed(tmp_path: Path) -> None:
+    assert plan(tmp_path, "logs") == [
+        f"{KUBECTL} logs -l 'release=airflow,component in ({EVERY})' --prefix --tail=100 --max-log-requests=10 "
+        "--all-containers"]
+    assert plan(tmp_path, "logs", "scheduler", "-f", "--since", "10m", "--tail", "5") == [
+        f"{KUBECTL} logs -l release=airflow,component=scheduler --prefix --tail=5 --max-log-requests=10 "
+        "-c scheduler --since=10m --follow"]
+
+
+def test_task_log_plan_reads_the_api_then_the_logs_claim(tmp_path: Path) -> None:
+    steps = plan(tmp_path, "logs", "--dag", "example1", "--task", "extract")
+    assert steps[1] == ("GET /api/v2/dags/example1/dagRuns/(its latest run)/taskInstances/extract/logs/"
+                        "(the last try)?full_content=true&map_index=-1")
+    assert steps[2].startswith("if the API cannot be reached: kubectl exec deployment/airflow-scheduler -c scheduler: "
+                               "read /opt/airflow/logs/dag_id=example1/run_id=(its latest run)/task_id=extract/")
+    only_claim = plan(tmp_path, "logs", "--dag", "example1", "--task", "extract", "--run", "r1", "--try", "2",
+                      "--from", "volume")
+    assert only_claim[0] == ("kubectl exec deployment/airflow-scheduler -c scheduler: read "
+                             "/opt/airflow/logs/dag_id=example1/run_id=r1/task_id=extract/attempt=2.log")
+
+
+def test_airflow_shell_and_restart_plans(tmp_path: Path) -> None:
+    assert plan(tmp_path, "airflow", "--", "dags", "list", "-o", "json") == [
+        f"{KUBECTL} exec -i deployment/airflow-scheduler -c scheduler -- airflow dags list -o json"]
+    # No terminal here (the test's stdin): no -t, so kubectl does not warn.
+    assert plan(tmp_path, "shell") == [f"{KUBECTL} exec -i deployment/airflow-scheduler -c scheduler -- bash"]
+    assert plan(tmp_path, "shell", "triggerer", "--", "ls", "/opt/airflow") == [
+        f"{KUBECTL} exec -i deployment/airflow-triggerer -c triggerer -- ls /opt/airflow"]
+    assert plan(tmp_path, "restart", "scheduler", "api-server", "--timeout", "300") == [
+        f"{KUBECTL} rollout restart deployment/airflow-scheduler deployment/airflow-api-server",
+        f"{KUBECTL} rollout status deployment/airflow-scheduler --timeout=300s",
+        f"{KUBECTL} rollout status deployment/airflow-api-server --timeout=300s"]
+
+
+COMPOSER_WHERE = "airflow --location europe-west1 --project my-gcp-project"
+COMPOSER = {
+    "airflow": (["airflow", "--", "dags", "trigger", "example1", "--run-id", "x"],
+                f"gcloud composer environments run {COMPOSER_WHERE} dags trigger -- example1 --run-id x"),
+    "airflow single word": (["airflow", "--", "version"], f"gcloud composer environments run {COMPOSER_WHERE} version"),
+    "task log": (["logs", "--dag", "example1", "--task", "extract", "--run", "r1"],
+                 "gcloud storage cat gs://europe-west1-airflow-00000000-bucket/logs/dag_id=example1/run_id=r1/"
+                 "task_id=extract/attempt=1.log"),
+    "component logs": (["logs", "scheduler"], "gcloud logging read"),
+    "shell": (["shell"], f"gcloud composer environments run {COMPOSER_WHERE} SUBCOMMAND -- ARGS"),
+    "restart": (["restart"], f"gcloud composer environments restart-web-server {COMPOSER_WHERE}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(COMPOSER))
+def test_composer_names_what_to_use_instead(case: str) -> None:
+    args, instead = COMPOSER[case]
+    for dry_run in ([], ["--dry-run"]):
+        result = run_cli(*args[:1], "--target", "composer", *dry_run, *args[1:], timeout=120)
+        assert result.returncode == 2, result.stdout
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "Cloud Composer" in lines[0], result.stderr
+        assert f"-- use: {instead}" in lines[0]
+        if dry_run:  # the plan shows the equivalent too
+            assert f"[dry-run] not run here; on Composer: {instead}" in result.stdout
+
+
+BAD = {
+    "unknown component": (["logs", "schedulr", "--dry-run"],
+                          f"unknown component 'schedulr' in release airflow (components: {EVERY.replace(',', ', ')})"),
+    "unknown component to restart": (["restart", "workers", "--dry-run"], "unknown component 'workers'"),
+    "unknown component for a shell": (["shell", "nope", "--dry-run"], "unknown component 'nope'"),
+    "task without dag": (["logs", "--task", "extract"], "a task's log needs both --dag and --task"),
+    "dag without task": (["logs", "--dag", "example1"], "a task's log needs both --dag and --task"),
+    "component and task": (["logs", "scheduler", "--dag", "example1", "--task", "extract"],
+                           "name components or a task, not both"),
+    "follow a task": (["logs", "--dag", "example1", "--task", "extract", "-f"], "-f follows components' logs"),
+    "run without a task": (["logs", "--run", "r1"], "--run, --try, --url, --username and --password choose a task"),
+    "try not a number": (["logs", "--dag", "d", "--task", "t", "--try", "0"], "expected a positive number, got 0"),
+    "unknown source": (["logs", "--dag", "d", "--task", "t", "--from", "disk"], "invalid choice: 'disk'"),
+    "airflow without a command": (["airflow"], "no Airflow command given"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_gives_one_line(case: str, tmp_path: Path) -> None:
+    args, expected = BAD[case]
+    result = run_cli(args[0], "--target", "existing", *args[1:], env={"KUBECONFIG": str(tmp_path / "none")},
+                     timeout=120)
+    assert result.returncode == 2, result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and " -- " in lines[0], lines[0]
+    assert expected in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_cluster_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("logs", "scheduler", "--target", "existing", env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: the cluster of target 'existing' is not reachable")
+    assert "nox -s up -- --target existing" in result.stderr
