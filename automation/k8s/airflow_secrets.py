@@ -72,3 +72,34 @@ def external_db_url(target: Target) -> str:
     if password:
         register_secret(password.group(1))
     return url
+
+
+def check_external_db_answers(target: Target, timeout: float = 3.0) -> str | None:
+    """Refuse, before Helm runs, an external metadata database that does not answer: the chart's migration job
+    would otherwise wait out its timeout and leave a half-made release. Checked from this machine; a host this
+    machine cannot resolve (a name only the cluster knows) is not checked, and that is said (the return value).
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    url = external_db_url(target)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 5432
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return f"metadata database host {host} does not resolve here (a name only the cluster knows?): not checked"
+    reason = "no address"
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.settimeout(timeout)
+            try:
+                probe.connect(address)
+                return None
+            except TimeoutError:
+                reason = f"no answer within {timeout:.0f}s"
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+    raise UserError(f"the metadata database at {host}:{port} does not answer ({reason.lower()})",
+                    f"start it, or fix the URL in {target.path(target.database.url_file or '')} "
+                    "(database.url_file); nothing was changed")
