@@ -51,6 +51,11 @@ PY
   echo "minikube profile $profile: this host is $CI_HOST_FROM_PODS for its pods (networks $CI_POD_NETWORKS)"
 }
 
+# The cluster tests' fault injection: the node's kubelet stopped first (it would restart the API server's static
+# pod at once), then the API server; starting the kubelet brings it back. Not run here: GitHub only.
+export AUTOMATION_TEST_APISERVER_STOP="minikube -p airflow ssh -- 'sudo systemctl stop kubelet; sudo pkill -f kube-apiserver'"
+export AUTOMATION_TEST_APISERVER_START="minikube -p airflow ssh -- 'sudo systemctl start kubelet'"
+
 # Minikube's registry addon: the node pulls localhost:5000; this runner pushes to 127.0.0.1:5000 through a
 # port-forward to the addon's Service (Docker pushes to 127.0.0.0/8 over plain HTTP without configuration).
 cluster_registry_title="image registry: Minikube's registry addon, pushed to through 127.0.0.1:5000"

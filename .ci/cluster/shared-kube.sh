@@ -17,20 +17,15 @@ cluster_tools() {
 
 cluster_start_title="Kubernetes (single node): ../shared/kube/up.sh"
 cluster_start() {
-  local kube_env proxy_pid
-  kube_env=$(bash "$SHARED/kube/up.sh")
+  local kube_env
+  kube_env=$(bash .ci/cluster/shared-kube-up.sh "$SHARED")
   eval "$kube_env"
-  # up.sh rewrites kube-proxy's config on every call, and a kube-proxy already running exits when that file
-  # changes (Services then stop routing): on a machine where the cluster was up, start it once more.
-  sleep 5
-  proxy_pid="${KUBE_HOME:-/var/tmp/kube-harness}/run/proxy.pid"
-  if ! kill -0 "$(cat "$proxy_pid" 2>/dev/null)" 2>/dev/null; then
-    echo "kube-proxy exited after its config was rewritten: starting it again"
-    kube_env=$(bash "$SHARED/kube/up.sh")
-    eval "$kube_env"
-  fi
   export KUBECONFIG
 }
+
+# The cluster tests' fault injection: the API server stopped by its pid file, then started by up.sh.
+export AUTOMATION_TEST_APISERVER_STOP="kill \$(cat ${KUBE_HOME:-/var/tmp/kube-harness}/run/apiserver.pid)"
+export AUTOMATION_TEST_APISERVER_START="bash $PWD/.ci/cluster/shared-kube-up.sh $SHARED >/dev/null"
 
 cluster_registry_title="image registry on 127.0.0.1:5000 (worker images delivered by layers)"
 cluster_registry() {

@@ -55,6 +55,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted -- run the same command again: every step is safe to repeat", file=sys.stderr)
         return 130
     except Exception as exc:
+        from automation.k8s.cluster import lost_connection
+
+        lost = lost_connection(exc)
+        if lost is not None:
+            print(mask(f"error: {lost} -- check the cluster (nox -s status), then run the same command again: "
+                       "what was made so far is kept and the next run goes on from there"), file=sys.stderr)
+            return 2
         if runner.verbose:
             raise
         print(mask(f"error: unexpected {type(exc).__name__}: {exc} -- rerun with -v for the full trace, "

@@ -178,3 +178,29 @@ def wait_for_pod(state: LiveCluster, name: str, namespace: str, timeout: float) 
             return str(phase)
         time.sleep(1)
     return str(phase)
+
+
+def lost_connection(exc: BaseException) -> str | None:
+    """When `exc` (or what caused it) is the API server going away mid-command (refused, reset, timed out), the
+    one line that says so; None for anything else. Every step before it was applied in full by the server, and
+    each is read back first on the next run, so running the command again converges."""
+    import urllib3.exceptions
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, urllib3.exceptions.MaxRetryError):
+            where = f"{seen.pool.host}:{seen.pool.port}" if seen.pool is not None else "its address"
+            reason = seen.reason or seen
+            return f"the Kubernetes API server at {where} stopped answering ({_short(reason)})"
+        if isinstance(seen, urllib3.exceptions.ProtocolError | ConnectionError):
+            return f"the connection to the Kubernetes API server broke ({_short(seen)})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    for known in ("Connection refused", "Connection reset by peer", "timed out", "Remote end closed connection"):
+        if known.lower() in text.lower():
+            return known.lower()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:120]

@@ -33,7 +33,7 @@ from tests.cluster.support import (
     token,
     wait_until,
 )
-from tests.conftest import HOST_CA, REPO
+from tests.conftest import HOST_CA, REPO, need
 from tests.dag_files.test_example_scripts import SALES, expected_summary, parse_summary
 
 pytestmark = pytest.mark.cluster
@@ -297,6 +297,38 @@ def test_up_killed_during_helm_converges(env: Any, tmp_path: Any) -> None:
     assert again.returncode == 0, again.stderr
     final = last_revision(target)
     assert '"status":"deployed"' in final.replace(" ", "")
+    assert state.get("ConfigMap", f"{target.release}-interrupt-test", target.namespace) is not None
+    assert fernet_key(state, target) == SHARED["fernet"]
+
+
+def test_api_server_stopped_during_up_is_one_line_then_up_converges(env: Any, tmp_path: Any) -> None:
+    """The fault a laptop knows (the cluster's API server stops: a sleep, a crash): `up` says so in one line,
+    nothing made is lost, and once the server is back the same `up` finishes the job."""
+    target, state = env
+    stop, start = os.environ.get("AUTOMATION_TEST_APISERVER_STOP"), os.environ.get("AUTOMATION_TEST_APISERVER_START")
+    need(bool(stop and start), "AUTOMATION_TEST_APISERVER_STOP and _START: commands that stop and start the "
+                               "cluster's API server (.ci/cluster/*.sh set them)")
+    assert stop and start
+    extra = marker_values(tmp_path, "apiserver")
+    proc = subprocess.Popen([sys.executable, "-m", "automation", "up", "--target", target.name, "--values", str(extra)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    for line in proc.stdout:
+        if "upgrade --install" in line:
+            break
+    subprocess.run(["bash", "-c", stop], check=True, timeout=120)
+    try:
+        out, err = proc.communicate(timeout=900)
+        print(out, err)
+        assert proc.returncode == 2, (out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        assert "Traceback" not in err and "unexpected" not in err
+    finally:
+        subprocess.run(["bash", "-c", start], check=True, timeout=600)
+    wait_until(lambda: kubectl(target, "get", "--raw", "/readyz").returncode == 0, 300, "the API server back")
+    again = cli("up", "--values", str(extra))
+    assert again.returncode == 0, again.stderr
     assert state.get("ConfigMap", f"{target.release}-interrupt-test", target.namespace) is not None
     assert fernet_key(state, target) == SHARED["fernet"]
 
