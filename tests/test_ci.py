@@ -13,7 +13,9 @@ from tests.conftest import REPO
 
 WORKFLOW = REPO / ".github/workflows/ci.yml"
 CLUSTER_HOOKS = ("cluster_tools()", "cluster_start()", "cluster_airflow_image()", "cluster_tools_title=",
-                 "cluster_start_title=", "CI_SETTINGS=", "CI_CHART_DIR=", "CI_HOST_FROM_PODS=")
+                 "cluster_start_title=", "cluster_registry()", "cluster_registry_title=", "CI_SETTINGS=",
+                 "CI_CHART_DIR=", "CI_HOST_FROM_PODS=", "AUTOMATION_TEST_APISERVER_STOP=",
+                 "AUTOMATION_TEST_APISERVER_START=")
 
 
 def jobs() -> dict:

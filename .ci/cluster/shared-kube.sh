@@ -18,14 +18,14 @@ cluster_tools() {
 cluster_start_title="Kubernetes (single node): ../shared/kube/up.sh"
 cluster_start() {
   local kube_env
-  kube_env=$(bash .ci/cluster/shared-kube-up.sh "$SHARED")
+  kube_env=$(bash .ci/shared-kube-up.sh "$SHARED")
   eval "$kube_env"
   export KUBECONFIG
 }
 
 # The cluster tests' fault injection: the API server stopped by its pid file, then started by up.sh.
 export AUTOMATION_TEST_APISERVER_STOP="kill \$(cat ${KUBE_HOME:-/var/tmp/kube-harness}/run/apiserver.pid)"
-export AUTOMATION_TEST_APISERVER_START="bash $PWD/.ci/cluster/shared-kube-up.sh $SHARED >/dev/null"
+export AUTOMATION_TEST_APISERVER_START="bash $PWD/.ci/shared-kube-up.sh $SHARED >/dev/null"
 
 cluster_registry_title="image registry on 127.0.0.1:5000 (worker images delivered by layers)"
 cluster_registry() {
