@@ -20,7 +20,7 @@ def test_a_refused_api_server_is_named_with_its_address() -> None:
     port = _closed_port()
     config = client.Configuration(host=f"https://127.0.0.1:{port}")
     config.retries = 0
-    with pytest.raises(Exception) as raised:  # noqa: PT011  (whatever the client raises is what main sees)
+    with pytest.raises(Exception) as raised:  # whatever the client raises is what main sees
         client.CoreV1Api(client.ApiClient(config)).list_namespace(_request_timeout=3)
     assert lost_connection(raised.value) == (
         f"the Kubernetes API server at 127.0.0.1:{port} stopped answering (connection refused)")
