@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
 import re
 import secrets as pysecrets
 from typing import Any
@@ -44,12 +46,46 @@ def decode(secret: dict[str, Any] | None) -> dict[str, str]:
     return values
 
 
+# What `up` (and `rotate-fernet-key`) last wrote into the core Secret: a sha256 per key, never a value, so that
+# `doctor` can tell a Secret changed behind their back (a new Fernet key makes stored connections unreadable).
+FINGERPRINT_ANNOTATION = "airflow-automation/values-sha256"
+
+
+def fingerprint(values: dict[str, str]) -> str:
+    """The annotation's value: {key: sha256 of its value}, as compact JSON (the values are random tokens)."""
+    return json.dumps({k: hashlib.sha256(v.encode()).hexdigest() for k, v in sorted(values.items())},
+                      separators=(",", ":"))
+
+
+def recorded_fingerprint(secret: dict[str, Any] | None) -> str | None:
+    return (((secret or {}).get("metadata") or {}).get("annotations") or {}).get(FINGERPRINT_ANNOTATION)
+
+
+def changed_keys(secret: dict[str, Any]) -> list[str] | None:
+    """Keys whose value differs from what was recorded when it was written; None when nothing was recorded."""
+    recorded = recorded_fingerprint(secret)
+    if recorded is None:
+        return None
+    try:
+        then = json.loads(recorded)
+    except ValueError:
+        return sorted(decode(secret))
+    now = json.loads(fingerprint(decode(secret)))
+    return sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
+
+
+def core_secret_of(target: Target, values: dict[str, str]) -> Secret:
+    """The core Secret holding `values`, with their fingerprint."""
+    return Secret(core_secret_name(target), target.namespace, values,
+                  annotations={FINGERPRINT_ANNOTATION: fingerprint(values)})
+
+
 def core_secret(target: Target, existing: dict[str, Any] | None) -> tuple[Secret, list[str]]:
     """The core Secret with every present key kept as is, and the names of the keys that were missing."""
     current = decode(existing)
     missing = [k for k in CORE_KEYS if not current.get(k)]
     data = {k: current.get(k) or generate(k) for k in CORE_KEYS}
-    return Secret(core_secret_name(target), target.namespace, data), missing
+    return core_secret_of(target, data), missing
 
 
 def rotate_fernet(current: dict[str, str]) -> dict[str, str]:

@@ -89,14 +89,18 @@ class Secret:
     namespace: str
     data: dict[str, str]
     labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def render(self) -> dict[str, Any]:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in sorted(self.data.items())}
+        metadata = meta(self.name, self.namespace, self.labels)
+        if self.annotations:
+            metadata["annotations"] = dict(sorted(self.annotations.items()))
         return {
             "apiVersion": "v1",
             "kind": "Secret",
             "type": "Opaque",
-            "metadata": meta(self.name, self.namespace, self.labels),
+            "metadata": metadata,
             "data": encoded,
         }
 

@@ -8,7 +8,6 @@ from automation.core.runner import Runner
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import ensure
 from automation.k8s.cluster import Unreachable
-from automation.k8s.objects import Secret
 from automation.providers import provider_for
 from automation.settings.model import Target
 
@@ -34,7 +33,7 @@ def rotate_fernet_key(runner: Runner, target: Target, finish: bool) -> None:
             raise UserError("a rotation is already in progress (NEW,OLD in the Secret)",
                             "finish it with `nox -s rotate-fernet-key -- --finish`")
         new = airflow_secrets.rotate_fernet(current)
-    ensure(runner, state, Secret(name, target.namespace, new).render())
+    ensure(runner, state, airflow_secrets.core_secret_of(target, new).render())  # its fingerprint follows
     kubectl = ["kubectl", *provider.kubectl_args(), "-n", target.namespace]
     runner.run([*kubectl, "rollout", "restart", "deployment", "-l", f"release={target.release}"])
     runner.run([*kubectl, "rollout", "status", "deployment", f"{target.release}-scheduler", "--timeout=600s"],

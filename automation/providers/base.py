@@ -290,7 +290,11 @@ class Provider:
         name = airflow_secrets.core_secret_name(target)
         current = state.get("Secret", name, target.namespace)
         core, missing = airflow_secrets.core_secret(target, current)
-        if current is not None and not missing:
+        if current is not None and not missing and airflow_secrets.recorded_fingerprint(current) is None:
+            # Made before the fingerprint existed: the values are kept, their sha256 recorded (for `doctor`).
+            runner.say(f"    Secret/{name}: recording its values' sha256 (annotation); values kept as they are")
+            outcome["core-secret"] = ensure(runner, state, core.render())
+        elif current is not None and not missing:
             runner.ok(f"Secret/{name} present with {', '.join(airflow_secrets.CORE_KEYS)}: kept as is")
             outcome["core-secret"] = "unchanged"
         else:

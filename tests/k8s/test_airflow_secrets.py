@@ -92,3 +92,23 @@ def test_external_db_url_errors(tmp_path: Path) -> None:
     target = replace(load_target("existing"), database=Database(mode="external", url_file=str(tmp_path / "no")))
     with pytest.raises(UserError, match="does not exist"):
         airflow_secrets.external_db_url(target)
+
+
+def test_the_core_secret_records_a_sha256_per_key_and_never_a_value() -> None:
+    target = load_target("local")
+    secret, _ = airflow_secrets.core_secret(target, None)
+    rendered = secret.render()
+    recorded = rendered["metadata"]["annotations"][airflow_secrets.FINGERPRINT_ANNOTATION]
+    assert recorded == airflow_secrets.fingerprint(secret.data)
+    assert not any(value in recorded for value in secret.data.values())
+    assert airflow_secrets.changed_keys(rendered) == []
+    changed = {**rendered, "data": {**rendered["data"], "jwt-secret": base64.b64encode(b"other-value").decode()}}
+    assert airflow_secrets.changed_keys(changed) == ["jwt-secret"]
+    assert airflow_secrets.changed_keys(held(secret.data)) is None  # written before the record existed
+
+
+def test_rotation_keeps_the_record_true() -> None:
+    target = load_target("local")
+    secret, _ = airflow_secrets.core_secret(target, None)
+    rotated = airflow_secrets.core_secret_of(target, airflow_secrets.rotate_fernet(dict(secret.data))).render()
+    assert airflow_secrets.changed_keys(rotated) == []

@@ -73,6 +73,37 @@ def test_airflow_secrets_are_planned_on_an_empty_cluster(build: Callable[..., Pr
     assert provider.runner.commands() == ["apply Secret/airflow-core-secrets -n airflow (create, server-side)"]
 
 
+class _Held:
+    """A cluster holding one object (the core Secret), for ensure_airflow_secrets' decisions."""
+
+    reachable = False  # nothing is applied: the decision shows in the plan
+
+    def __init__(self, secret: dict):
+        self.secret = secret
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        return self.secret if kind == "Secret" else None
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list:
+        return []
+
+
+def test_a_core_secret_without_its_fingerprint_gets_one_and_keeps_its_values(
+        build: Callable[..., Provider]) -> None:
+    from automation.k8s import airflow_secrets
+    from automation.k8s.objects import Secret
+
+    provider = base(build)
+    values = {k: f"value-of-{k}-0123456789" for k in airflow_secrets.CORE_KEYS}
+    unrecorded = Secret("airflow-core-secrets", "airflow", values).render()
+    assert provider.ensure_airflow_secrets(_Held(unrecorded)) == {"core-secret": "updated"}  # type: ignore[arg-type]
+    assert provider.runner.commands() == ["apply Secret/airflow-core-secrets -n airflow (update, server-side)"]
+    recorded = airflow_secrets.core_secret_of(provider.target, values).render()
+    again = base(build)
+    assert again.ensure_airflow_secrets(_Held(recorded)) == {"core-secret": "unchanged"}  # type: ignore[arg-type]
+    assert again.runner.commands() == []
+
+
 def test_merged_values_layer_the_repository_files(build: Callable[..., Provider]) -> None:
     values = base(build).merged_values(UpOptions())
     assert values["redis"] == {"enabled": False}  # helm/values.yaml
