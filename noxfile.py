@@ -101,6 +101,14 @@ def status(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def doctor(session: nox.Session) -> None:
+    """Check the target (tools, cluster, forward, mounts, secrets, images, DAG gate): a fix per finding."""
+    # Airflow: the DAG gate is re-run when the DAG files changed since the last pass.
+    _install(session, airflow=True)
+    _automation(session, "doctor")
+
+
+@nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """Trigger a DAG through the REST API and check its output (-- --dag example1 --timeout 600)."""
     # gcs: outputs in gs:// buckets (GKE, Composer, the rehearsal's emulator) are read through gcsfs.

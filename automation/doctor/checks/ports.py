@@ -1,0 +1,28 @@
+"""The UI's port-forward that `up` leaves running (supervised by `forward_loop`): alive, and answering."""
+
+from __future__ import annotations
+
+from automation.doctor.findings import Finding, ok, warn
+from automation.doctor.probe import Probe
+from automation.k8s.port_forward import answers, port_free
+
+
+def check_ui_forward(probe: Probe) -> Finding:
+    forward = probe.provider.ui_forward()
+    pid = forward.process.pid()
+    fix = f"{probe.command('up')} (it restarts the forward; nothing else changes on a converged target)"
+    if pid is None:
+        preferred = probe.target.ui.port
+        taken = "" if port_free(preferred) else f"; port {preferred} is taken by another process, `up` will " \
+                                                "pick the next free one"
+        return warn("ui port-forward", f"not running (no live process in {forward.process.pidfile.name}){taken}",
+                    fix)
+    url = forward.url()
+    if url is None:
+        return warn("ui port-forward", f"pid {pid} runs but {forward.port_file.name} is missing", fix)
+    port = int(url.rsplit(":", 1)[1])
+    if not answers(port, forward.health_path):
+        lines = forward.log.read_text(errors="replace").strip().splitlines() if forward.log.is_file() else []
+        last = f" (log: {lines[-1][:160]})" if lines else ""
+        return warn("ui port-forward", f"pid {pid} runs but {url} does not answer{last}", fix)
+    return ok("ui port-forward", f"{url} -> svc/{forward.service}:{forward.remote_port} answers (pid {pid})")
