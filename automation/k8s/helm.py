@@ -119,15 +119,25 @@ class Release:
 
 
 class Helm:
-    def __init__(self, runner: Runner, target: Target, kube_args: list[str]):
+    def __init__(self, runner: Runner, target: Target, kube_args: list[str], state: Any = None):
         self.runner = runner
         self.target = target
         self.kube_args = kube_args  # --kube-context / --kubeconfig
+        # A live cluster's API, when there is one: the release is then read from Helm's own storage in one
+        # request, instead of two `helm` processes (about 0.3 s each, on every `up`).
+        self.state = state
+        self._stored: tuple[Release, dict[str, Any]] | None = None
 
     def _base(self) -> list[str]:
         return ["helm", *self.kube_args, "-n", self.target.namespace]
 
     def release(self) -> Release | None:
+        stored = self._from_storage()
+        if stored is not None:
+            return stored[0]
+        return self.release_from_cli()
+
+    def release_from_cli(self) -> Release | None:
         # `helm history` reads the same on Helm 3 and 4, pending revisions included.
         result = self.runner.try_read([*self._base(), "history", self.target.release, "-o", "json", "--max", "1"],
                                       timeout=60)
@@ -140,10 +150,47 @@ class Helm:
         return Release(self.target.release, last["status"], last["chart"], int(last["revision"]))
 
     def deployed_values(self) -> dict[str, Any] | None:
+        stored = self._from_storage()
+        if stored is not None:
+            return stored[1]
+        return self.deployed_values_from_cli()
+
+    def deployed_values_from_cli(self) -> dict[str, Any] | None:
         result = self.runner.try_read([*self._base(), "get", "values", self.target.release, "-o", "json"], timeout=60)
         if result is None:
             return None
         return json.loads(result.stdout or "null") or {}
+
+    def _from_storage(self) -> tuple[Release, dict[str, Any]] | None:
+        """The newest revision from Helm's storage driver 'secret' (its default, Helm 3 and 4): Secrets labelled
+        owner=helm, name=RELEASE, each holding the release as base64 of gzipped JSON. None when this cannot be
+        read that way (no API, another driver, no release yet): the CLI then answers."""
+        import base64
+        import gzip
+        import os
+
+        if self._stored is not None:
+            return self._stored
+        if self.state is None or os.environ.get("HELM_DRIVER", "secret") not in ("secret", "secrets"):
+            return None
+        try:
+            secrets = self.state.list("Secret", self.target.namespace,
+                                      selector=f"owner=helm,name={self.target.release}")
+        except Exception:  # the API's own failure: the CLI reports it in its words
+            return None
+        if not secrets:
+            return None
+        newest = max(secrets, key=lambda s: int(s["metadata"].get("labels", {}).get("version", 0)))
+        try:
+            raw = base64.b64decode(base64.b64decode(newest["data"]["release"]))
+            release = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+            metadata = release["chart"]["metadata"]
+            found = Release(release["name"], release["info"]["status"],
+                            f"{metadata['name']}-{metadata['version']}", int(release["version"]))
+        except (KeyError, ValueError, TypeError, OSError):
+            return None
+        self._stored = (found, release.get("config") or {})
+        return self._stored
 
     def needs_upgrade(self, release: Release | None, values: dict[str, Any]) -> str | None:
         """Why an upgrade is needed, or None when the release already runs this chart with these values."""
@@ -161,12 +208,14 @@ class Helm:
     def recover(self, release: Release) -> None:
         """A release left pending by an interrupted `up`: roll back to the last good revision, or remove a
         first install that never finished (our volumes and secrets are not part of the release)."""
+        self._stored = None  # read again after this
         if release.status == "pending-install" or release.revision <= 1:
             self.runner.run([*self._base(), "uninstall", release.name, "--wait", "--timeout", "5m"], timeout=360)
         else:
             self.runner.run([*self._base(), "rollback", release.name, "--wait", "--timeout", "10m"], timeout=660)
 
     def upgrade(self, chart: ChartRef, values_file: Path) -> None:
+        self._stored = None
         self.runner.run(
             [*self._base(), "upgrade", "--install", self.target.release, *chart.args,
              "-f", str(values_file), "--timeout", f"{self.target.ready_timeout}s"],

@@ -28,6 +28,8 @@ from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.projects import PROJECT_LABEL, project_objects
 from automation.k8s.ready import wait_ready
+from automation.providers.airflow_objects import Ledger, Store
+from automation.providers.airflow_rest import Requester, RestStore
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
 from automation.settings.model import Target
@@ -320,7 +322,8 @@ class Provider:
         return outcome
 
     def helm(self) -> Helm:
-        return Helm(self.runner, self.target, self.kube_args())
+        state = self.state() if self.cluster_access else None
+        return Helm(self.runner, self.target, self.kube_args(), state if isinstance(state, LiveCluster) else None)
 
     def merged_values(self, options: UpOptions) -> dict[str, Any]:
         values = merged_values(self.target, self.chart_values(), options.values)
@@ -383,6 +386,11 @@ class Provider:
                 runner.ok(f"port-forward already running (pid {forward.process.pid()})")
                 return url
             return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
+
+    def airflow_objects_store(self, api: Requester | None, ledger: Ledger) -> Store:
+        """How `up` reads and writes Airflow's connections, variables and pools: its REST API, through the UI's
+        port-forward (`api`: logged in; None in a dry run before Airflow answers)."""
+        return RestStore(self.runner, api)
 
     def login_hint(self) -> tuple[str, str]:
         login = self.target.login

@@ -114,6 +114,25 @@ def test_up_again_changes_nothing(env: Any) -> None:
     assert fernet_key(state, target) == SHARED["fernet"]
 
 
+def test_release_read_from_helms_storage_is_what_helm_reports(env: Any) -> None:
+    """`up` reads the release from Helm's Secrets (one API request) instead of running helm twice: both sides
+    of that format, the writer (helm) and our reader, on the real release."""
+    import io
+
+    from automation.core.runner import Runner
+    from automation.k8s.helm import normalize
+    from automation.providers import provider_for
+
+    target, _ = env
+    helm = provider_for(Runner(out=io.StringIO()), target).helm()
+    assert helm.state is not None
+    stored, values = helm.release(), helm.deployed_values()
+    assert stored is not None and stored.status == "deployed"
+    assert stored == helm.release_from_cli()
+    assert values is not None and normalize(values) == normalize(helm.deployed_values_from_cli() or {})
+    assert "executor" in values  # the values `up` gave, not the chart's defaults
+
+
 def test_up_prunes_what_it_made_and_leaves_what_it_did_not(env: Any, tmp_path: Any) -> None:
     """A key removed from a project's file and a project removed from the settings are removed from the
     cluster; a ConfigMap of the same name made by hand is left as it is, with a warning."""
@@ -202,7 +221,7 @@ def test_images_then_e2e_example1(env: Any, base_image: str) -> None:
     assert "pod facts: dags read-only; config INPUT_FILE set; secret API_TOKEN set" in log
 
 
-@pytest.mark.parametrize("dag", ["example_db", "example_notebook"])
+@pytest.mark.parametrize("dag", ["example_db", "example_notebook", "example_xcom"])
 def test_e2e_database_and_notebook_examples(env: Any, dag: str) -> None:
     e2e = cli("e2e", "--dag", dag, "--timeout", "600")
     assert e2e.returncode == 0, e2e.stdout + e2e.stderr
