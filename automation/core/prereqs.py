@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from automation.core.errors import UserError
-from automation.core.paths import TOOLS_BIN, rel
+from automation.core.paths import TOOLS_BIN, cache_dir, rel
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS, at_least
 
@@ -59,6 +61,33 @@ def source(binary: str) -> str:
     return f"{rel(Path(binary))}, {'project copy from `automation tools`' if pinned else 'from PATH'}"
 
 
+def _version_cache() -> Path:
+    return cache_dir() / "tool-versions.json"
+
+
+def _version(runner: Runner, tool: Tool, binary: str) -> str:
+    """The tool's version, asked once per binary: a `helm version` costs a process start on every `up`, and
+    the same file (path, size, modification time) always answers the same."""
+    info = Path(binary).stat()
+    key = f"{binary}:{info.st_size}:{info.st_mtime_ns}"
+    try:
+        known = dict(json.loads(_version_cache().read_text()))
+    except (OSError, ValueError):
+        known = {}
+    if key in known:
+        return str(known[key])
+    result = runner.try_read(tool.version_cmd, timeout=30)
+    version = tool.parse(result.stdout if result else "")
+    if result is not None and version != "0":
+        known[key] = version
+        with contextlib.suppress(OSError):
+            _version_cache().parent.mkdir(parents=True, exist_ok=True)
+            staged = _version_cache().with_suffix(f".{os.getpid()}")
+            staged.write_text(json.dumps(known, sort_keys=True))
+            os.replace(staged, _version_cache())
+    return version
+
+
 def check(runner: Runner, names: tuple[str, ...]) -> dict[str, str]:
     """Found versions by tool; every problem is listed, then one error (a warning in a dry run)."""
     found: dict[str, str] = {}
@@ -70,8 +99,7 @@ def check(runner: Runner, names: tuple[str, ...]) -> dict[str, str]:
         if binary is None:
             problems.append(f"{name} not found ({tool.install})")
             continue
-        result = runner.try_read(tool.version_cmd, timeout=30)
-        version = tool.parse(result.stdout if result else "")
+        version = _version(runner, tool, binary)
         if not at_least(version, tool.minimum):
             problems.append(f"{name} {version} is older than {tool.minimum} ({tool.install})")
             continue
