@@ -26,7 +26,7 @@ from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import chart_ref
 from automation.providers import Provider
 from automation.providers.base import UpOptions
-from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER, emulator_env
+from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER, XCOM_SIDECAR, emulator_env
 
 DRY_RUN_WORKERS = 8
 
@@ -114,9 +114,20 @@ def check_pod(provider: Provider, task: str, pod: dict[str, Any], projects: set[
             if "://" not in root and not mounted:
                 problems.append(f"{task}: reads its script from {root}, which is not mounted on target "
                                 f"{target.name} -- set the target's code root (composer.environment_bucket)")
+    problems.extend(f"{task}: {finding}" for finding in _sidecar_findings(target.name, spec))
     if provider.composer_pod_rules:
         problems.extend(f"{task}: {finding}" for finding in lint_pod(pod))
     return problems
+
+
+def _sidecar_findings(target: str, spec: dict[str, Any]) -> list[str]:
+    """The XCom sidecar (the one Composer 3 allows) is accepted on every target when it runs the task's own
+    image, which the node has; the provider's default (alpine, or a connection's image) would be pulled."""
+    containers = spec.get("containers") or []
+    base = containers[0] if containers else {}
+    return [f"its {XCOM_SIDECAR} runs image {c.get('image')!r}, not the task's {base.get('image')!r}: target "
+            f"{target}'s nodes would have to pull it -- build the task with project_task(..., xcom=True)"
+            for c in containers[1:] if c.get("name") == XCOM_SIDECAR and c.get("image") != base.get("image")]
 
 
 def _emulator_findings(target: str, facts: Any, container: dict[str, Any]) -> list[str]:

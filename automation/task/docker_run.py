@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automation.core.errors import UserError
-from automation.settings.contract import DAGS_CLAIM, DATA_CLAIM, XCOM_SIDECAR
+from automation.settings.contract import DAGS_CLAIM, DATA_CLAIM, XCOM_DIR, XCOM_SIDECAR
 from automation.settings.model import Target
 from automation.settings.projects import project_files
 
@@ -36,6 +36,8 @@ class DockerRun:
     mounts: list[str] = field(default_factory=list)
     user: str | None = None
     workdir: str | None = None
+    # Where the task writes its XCom (the sidecar's folder), when it returns one: `task` binds a folder there.
+    xcom_dir: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def command(self) -> list[str]:
@@ -120,7 +122,9 @@ def translate(pod: dict[str, Any], target: Target, folders: Folders) -> DockerRu
     spec = pod.get("spec") or {}
     if spec.get("initContainers"):
         raise _unsupported(f"init containers ({', '.join(c['name'] for c in spec['initContainers'])})")
+    # The XCom sidecar only waits until the task's XCom is read: locally `task` reads it from a bound folder.
     containers = [c for c in spec.get("containers") or [] if c.get("name") != XCOM_SIDECAR]
+    has_sidecar = len(containers) < len(spec.get("containers") or [])
     if len(containers) != 1:
         raise _unsupported(f"sidecar containers ({', '.join(c['name'] for c in containers[1:])})")
     container = containers[0]
@@ -132,21 +136,26 @@ def translate(pod: dict[str, Any], target: Target, folders: Folders) -> DockerRu
     run.workdir = container.get("workingDir")
     _environment(run, container, target)
     run.user = _user(spec.get("securityContext"), container.get("securityContext"))
-    _volumes(run, spec, container, folders)
+    _volumes(run, spec, container, folders, xcom=has_sidecar)
     return run
 
 
 def _environment(run: DockerRun, container: dict[str, Any], target: Target) -> None:
     # Kubernetes order: envFrom sources in turn, then env entries, each later one winning.
-    def config(name: str) -> dict[str, str]:
+    # A source marked optional (project_task marks both) that has no file is skipped, as Kubernetes skips it.
+    def config(name: str, optional: bool = False) -> dict[str, str]:
         values = project_files(name, target).config_values(target.name)
+        if values is None and optional:
+            return {}
         if values is None:
             raise UserError(f"the pod reads ConfigMap {name!r} but {target.projects_dir}/{name}/config.env "
                             "does not exist", f"create it (one folder per project under {target.projects_dir}/)")
         return values
 
-    def secret(name: str) -> dict[str, str]:
+    def secret(name: str, optional: bool = False) -> dict[str, str]:
         values = project_files(name, target).secret_values(target.name)  # registers every value as secret
+        if values is None and optional:
+            return {}
         if values is None:
             raise UserError(f"the pod reads Secret {name!r} but {target.projects_dir}/{name}/secret.env "
                             "does not exist", f"create it from {target.projects_dir}/{name}/secret.env.example")
@@ -160,10 +169,12 @@ def _environment(run: DockerRun, container: dict[str, Any], target: Target) -> N
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix") or ""
         if source.get("configMapRef"):
-            for key, value in config(source["configMapRef"]["name"]).items():
+            ref = source["configMapRef"]
+            for key, value in config(ref["name"], bool(ref.get("optional"))).items():
                 put(prefix + key, value, False)
         elif source.get("secretRef"):
-            for key, value in secret(source["secretRef"]["name"]).items():
+            ref = source["secretRef"]
+            for key, value in secret(ref["name"], bool(ref.get("optional"))).items():
                 put(prefix + key, value, True)
     for var in container.get("env") or []:
         ref_from = var.get("valueFrom")
@@ -187,13 +198,17 @@ def _key(values: dict[str, str], ref: dict[str, Any], kind: str) -> str:
     return values[ref["key"]]
 
 
-def _volumes(run: DockerRun, spec: dict[str, Any], container: dict[str, Any], folders: Folders) -> None:
+def _volumes(run: DockerRun, spec: dict[str, Any], container: dict[str, Any], folders: Folders, *,
+             xcom: bool = False) -> None:
     volumes = {v["name"]: v for v in spec.get("volumes") or []}
     for mount in container.get("volumeMounts") or []:
         name, path = mount["name"], mount["mountPath"]
         volume = volumes.get(name)
         if volume is None:
             raise UserError(f"volume mount {name!r} names no volume of the pod", "fix the DAG's volumes")
+        if xcom and path == XCOM_DIR and "emptyDir" in volume:
+            run.xcom_dir = path
+            continue
         if "emptyDir" in volume:
             run.mounts.append(f"type=tmpfs,destination={path},tmpfs-mode=1777")
             continue

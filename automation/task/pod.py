@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from automation.core.paths import STATE_ROOT
 from automation.settings.files import settings_files
 from automation.settings.model import Target
 from automation.task.docker_run import Folders
+from automation.task.xcom import LocalXComs, stored_files
 
 
 # -- loading the DAG with Airflow ----------------------------------------------------------------------------
@@ -71,23 +73,29 @@ def render_pod(dag: Any, task: Any, target: Target, run_id: str = "manual__local
         "ts_nodash": now.strftime("%Y%m%dT%H%M%S"), "var": {"value": {}, "json": {}}, "conn": {},
         "dag_run": None, "test_mode": True,
     }
-    # Only what the operator reads to label the pod: there is no task instance without a database.
+    # Only what the operator reads to label the pod, and the XComs of upstream tasks run locally by `task`:
+    # there is no task instance without a database.
     ti = SimpleNamespace(dag_id=dag.dag_id, task_id=task.task_id, run_id=context["run_id"], map_index=-1,
-                         try_number=1)
+                         try_number=1, xcom_pull=LocalXComs(dag.dag_id).xcom_pull)
     context["ti"] = context["task_instance"] = ti
+    # Airflow logs a failed template with its traceback; the one-line error below says the same.
+    render_log = logging.getLogger("airflow.sdk.definitions._internal.abstractoperator")
+    render_log.disabled = True
     try:
         task.render_template_fields(context)
     except Exception as exc:
         raise UserError(f"rendering the templates of {task.task_id} failed: {type(exc).__name__}: {exc}",
-                        "`task` provides ds, ts, logical_date, run_id and params; others need the cluster") from None
+                        "`task` provides ds, ts, logical_date, run_id, params and ti.xcom_pull of tasks it ran; "
+                        "others need the cluster") from None
+    finally:
+        render_log.disabled = False
     if not task.namespace:
         task.namespace = target.namespace
-    # No cluster here: the provider asks its hook only for the namespace and whether it runs in a cluster.
-    task.__dict__["hook"] = SimpleNamespace(is_in_cluster=False, get_namespace=lambda: target.namespace)
-    if task.do_xcom_push:
-        # The sidecar only relays /airflow/xcom/return.json to the scheduler: locally there is none.
-        task.do_xcom_push = False
-        notes.append("do_xcom_push: the XCom sidecar is left out; the return value is not collected")
+    # No cluster here: the provider asks its hook only for the namespace, whether it runs in a cluster and (with
+    # do_xcom_push) the XCom sidecar's image and resources, the connection's or its defaults.
+    task.__dict__["hook"] = SimpleNamespace(is_in_cluster=False, get_namespace=lambda: target.namespace,
+                                            get_xcom_sidecar_container_image=lambda: None,
+                                            get_xcom_sidecar_container_resources=lambda: None)
     from kubernetes.client import ApiClient
 
     pod = task.build_pod_request_obj(context)
@@ -118,6 +126,8 @@ def cache_context(folders: Folders, target: Target, dag_id: str, task_id: str, r
         "python_files": [str(p.relative_to(folders.dags)) for p in files if p.suffix == ".py"],
         "data_files": {str(p.relative_to(folders.dags)): _digest(p) for p in files if p.suffix != ".py"},
         "settings": {str(p): _digest(p) for p in settings_files()},
+        # A task's templates may pull the XCom of an upstream task run locally before.
+        "xcoms": {p.name: _digest(p) for p in stored_files(dag_id)},
     }
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import re
 import shlex
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
@@ -27,6 +29,7 @@ from automation.images.engine import client
 from automation.settings.model import Target
 from automation.task.docker_run import DockerRun, Folders, translate
 from automation.task.pod import cache_context, cached_pod, load_task, render_pod, store_pod
+from automation.task.xcom import read_return, store
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -62,16 +65,37 @@ def run_task(runner: Runner, target: Target, dag_id: str, task_id: str, *, dags:
         runner.say(f"    note: {note}")
     image = _local_image(runner, run.image)
     run.image = image
-    with runner.step(f"task {dag_id}.{task_id}: docker run {image}"):
+    with contextlib.ExitStack() as stack, runner.step(f"task {dag_id}.{task_id}: docker run {image}"):
+        xcom_folder = None
+        if run.xcom_dir:
+            # In place of the sidecar's emptyDir: a folder of this machine, writable by the task's user.
+            xcom_folder = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="task-xcom-", ignore_cleanup_errors=True)))
+            xcom_folder.chmod(0o777)
+            run.mounts.append(f"type=bind,source={xcom_folder},destination={run.xcom_dir}")
         if runner.dry_run:
             # The plan shows the equivalent command line (secret values only by name, as `-e KEY`).
             runner.run(run.command(), mutates=True)
             return 0
         result = run_container(runner, run, name=_container_name(dag_id, task_id),
                                labels={"airflow-automation.task": f"{dag_id}.{task_id}"})
+        if xcom_folder is not None and result.ok:
+            _report_xcom(runner, dag_id, task_id, xcom_folder)
+        elif xcom_folder is not None:
+            store(dag_id, task_id, False, None)  # a failed task returns no XCom, on the cluster as here
     status = "succeeded" if result.ok else f"failed with exit code {result.exit_code}"
     runner.say(f"==> task {dag_id}.{task_id} {status} ({result.seconds:.1f}s in the container)")
     return result.exit_code
+
+
+def _report_xcom(runner: Runner, dag_id: str, task_id: str, folder: Path) -> None:
+    """The XCom the sidecar would have returned, printed as one JSON line and kept for the DAG's later tasks."""
+    found, value = read_return(folder, f"{dag_id}.{task_id}")
+    store(dag_id, task_id, found, value)
+    if found:
+        runner.say(f"==> XCom return_value of {dag_id}.{task_id}: {mask(json.dumps(value, sort_keys=True))}")
+    else:
+        runner.say(f"==> XCom return_value of {dag_id}.{task_id}: none (the task wrote no XCom file)")
 
 
 def run_container(runner: Runner, run: DockerRun, *, name: str | None = None,

@@ -21,6 +21,12 @@ GID = 0
 # Cloud Composer 3 runs every KubernetesPodOperator pod in this namespace, with one sidecar at most: this one.
 COMPOSER_NAMESPACE = "composer-user-workloads"
 XCOM_SIDECAR = "airflow-xcom-sidecar"
+# A task's XCom: the file its script writes (JSON), where that sidecar reads it (the provider's
+# PodDefaults.XCOM_MOUNT_PATH) and `nox -s task` reads it locally; project_task(xcom=True) gives the script its
+# path in the variable XCOM_RETURN_ENV.
+XCOM_DIR = "/airflow/xcom"
+XCOM_RETURN_FILE = f"{XCOM_DIR}/return.json"
+XCOM_RETURN_ENV = "XCOM_RETURN_FILE"
 # GKE's GCS Fuse CSI driver mounts bucket-backed volumes only into pods carrying this annotation.
 GCSFUSE_ANNOTATION = "gke-gcsfuse/volumes"
 # Every worker image carries the launcher (images/launcher/launch.py): it runs a task script from the code

@@ -22,7 +22,8 @@ os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
                       f"sqlite:///{Path(os.environ['AIRFLOW_HOME']) / 'airflow.db'}")
 
-EXPECTED = {"example1": "example1", "example_db": "example-db", "example_notebook": "example-notebook"}
+EXPECTED = {"example1": "example1", "example_db": "example-db", "example_notebook": "example-notebook",
+            "example_xcom": "example-xcom"}
 K8S_VERSION = "1.36.0"
 # Never contacted: the provider's hook only needs a kube config to say whether it runs in a cluster.
 KUBECONFIG = """apiVersion: v1
@@ -53,6 +54,8 @@ def task_env(tmp_path_factory: pytest.TempPathFactory):
         for name in [k for k in os.environ if k.startswith("AUTOMATION_")]:
             mp.delenv(name)
         mp.setenv("KUBECONFIG", str(kubeconfig))
+        # The client reads KUBECONFIG once, at import: another test may have imported it before this one.
+        mp.setattr("kubernetes.config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION", str(kubeconfig))
         mp.syspath_prepend(str(DAGS))
         yield mp
 

@@ -25,10 +25,11 @@ def overlay(tmp_path: Path, target: str, **settings: object) -> Path:
 
 
 def test_every_target_passes_with_the_repository_dags() -> None:
+    # example_xcom's summarize has the XCom sidecar: every target, Composer 3 included, accepts it.
     for target in ("local", "existing", "gke", "composer", "composer-rehearsal"):
         result = run_cli("dags", "--target", target, "--no-server", timeout=600)
         assert result.returncode == 0, result.stdout + result.stderr
-        assert f"target {target}: 6 task pods fit it" in result.stdout
+        assert f"target {target}: 8 task pods fit it" in result.stdout
 
 
 def test_writer_side_broken_gke_env_overridden_by_a_values_file(tmp_path: Path) -> None:
@@ -97,3 +98,22 @@ def test_cloud_task_pointed_at_an_emulator(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "emulated.t: sets STORAGE_EMULATOR_HOST='http://localhost:9023', but target composer has no GCS " \
         "emulator" in result.stdout
+
+
+def test_xcom_sidecar_that_would_pull_its_image(tmp_path: Path) -> None:
+    """project_task(xcom=True) runs the sidecar from the task's image; a plain KubernetesPodOperator with
+    do_xcom_push gets the provider's default (alpine), which nodes without Docker Hub cannot pull."""
+    dags = tmp_path / "dags"
+    shutil.copytree(REPO / "dags/common", dags / "common")
+    (dags / "sidecars.py").write_text(
+        '"""Airflow DAG with an XCom task by project_task and one by hand."""\n'
+        "from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator\n"
+        "from common.utils import project_dag, project_task\n\n"
+        'with project_dag("example1", "sidecars", output="output/x.csv"):\n'
+        '    ok = project_task("example1", "helper", "example1/scripts/extract.py", xcom=True)\n'
+        '    KubernetesPodOperator(task_id="by_hand", name="by-hand", image=ok.image, cmds=ok.cmds,\n'
+        '                          namespace=ok.namespace, do_xcom_push=True)\n')
+    result = run_cli("dags", "--target", "local", "--no-server", "--dags-folder", str(dags), timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "sidecars.by_hand: its airflow-xcom-sidecar runs image 'alpine', not the task's" in result.stdout
+    assert "sidecars.helper:" not in result.stdout

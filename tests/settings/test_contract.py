@@ -77,6 +77,7 @@ def test_the_class_is_the_one_defined_in_the_dags_folder() -> None:
     theirs = [(f.name, f.default) for f in dataclasses.fields(dags_side.TaskPodFacts)]
     assert ours == theirs
     for name in ("DAGS_CLAIM", "DATA_CLAIM", "LOGS_CLAIM", "DAGS_PATH", "DATA_MOUNT", "UID", "GID",
-                 "COMPOSER_NAMESPACE", "XCOM_SIDECAR", "GCSFUSE_ANNOTATION", "LAUNCHER", "NONE"):
+                 "COMPOSER_NAMESPACE", "XCOM_SIDECAR", "XCOM_DIR", "XCOM_RETURN_FILE", "XCOM_RETURN_ENV",
+                 "GCSFUSE_ANNOTATION", "LAUNCHER", "NONE"):
         assert getattr(contract, name) == getattr(dags_side, name), name
     assert dags_side.TaskPodFacts.from_env(TaskPodFacts(target="gke").to_env()).target == "gke"

@@ -146,6 +146,16 @@ def test_mount_strings_that_do_not_translate() -> None:
         engine_mount("type=bind,source=/x,destination=/y,bind-propagation=shared")
 
 
+def test_optional_sources_without_a_file_are_skipped(target: Target, folders: Folders) -> None:
+    """As Kubernetes does: project_task marks the project's ConfigMap and Secret optional."""
+    pod = _pod(envFrom=[{"configMapRef": {"name": "none", "optional": True}},
+                        {"secretRef": {"name": "none", "optional": True}}], env=[])
+    assert translate(pod, target, folders).environment() == {}
+    pod = _pod(envFrom=[{"secretRef": {"name": "none"}}], env=[])
+    with pytest.raises(UserError, match=r"reads Secret 'none' but .*secret\.env does not exist"):
+        translate(pod, target, folders)
+
+
 def test_unsupported_pod_is_refused(target: Target, folders: Folders) -> None:
     pod = _pod()
     pod["spec"]["volumes"].append({"name": "cfg", "configMap": {"name": "x"}})

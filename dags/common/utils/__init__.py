@@ -123,6 +123,7 @@ def project_task(
     args: Sequence[str] | None = None,
     resources: Mapping[str, Mapping[str, str]] | Any = None,
     env: Mapping[str, str] | None = None,
+    xcom: bool = False,
     **operator_kwargs: Any,
 ) -> KubernetesPodOperator:
     """A KubernetesPodOperator running the task script SCRIPT with ARGS in a worker image.
@@ -137,12 +138,15 @@ def project_task(
     args: the script's arguments (templated: "{{ run_id }}" works).
     resources: {"requests": {...}, "limits": {...}}, merged over DEFAULT_RESOURCES.
     env: extra plain variables. Never put a secret here: secret values belong in k8s/PROJECT/secret.env.
+    xcom: the script's result becomes the task's XCom (return_value): the script writes JSON to the file named
+        by $XCOM_RETURN_FILE (contract.XCOM_RETURN_FILE), which the provider's XCom sidecar reads; a later task
+        takes it as a templated argument, "{{ ti.xcom_pull(task_ids='TASK') | tojson }}".
     operator_kwargs: passed to KubernetesPodOperator as they are (retries, dag, ...).
     """
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
-    from common.contract import LAUNCHER
+    from common.contract import LAUNCHER, XCOM_RETURN_ENV, XCOM_RETURN_FILE
 
     if script.startswith("/") or ".." in Path(script).parts:
         raise ValueError(f"script {script!r}: expected a path relative to the DAGs folder")
@@ -162,6 +166,10 @@ def project_task(
 
     # emulator_env is empty except where a GCS emulator stands in for Cloud Storage (the Composer rehearsal).
     plain = {"DATA_ROOT": data_root(project), "PROJECT": project, **emulator_env(target.storage_emulator_host)}
+    # do_xcom_push given directly means the same as xcom=True: either way the sidecar must run the task's image.
+    xcom = bool(xcom or operator_kwargs.pop("do_xcom_push", False))
+    if xcom:
+        plain[XCOM_RETURN_ENV] = XCOM_RETURN_FILE
     env_vars = [k8s.V1EnvVar(name=k, value=v) for k, v in {**plain, **(env or {})}.items()]
     # optional: a project without a ConfigMap or a Secret still runs.
     env_from = [k8s.V1EnvFromSource(config_map_ref=k8s.V1ConfigMapEnvSource(name=project, optional=True)),
@@ -180,7 +188,12 @@ def project_task(
         "get_logs": True,
         "image_pull_policy": "IfNotPresent",
     }
-    return KubernetesPodOperator(
+    operator = KubernetesPodOperator
+    if xcom:
+        from common.utils.xcom_pod import XComPodOperator
+
+        operator = XComPodOperator
+    return operator(
         task_id=task_id,
         name=_pod_name(f"{project}-{task_id}"),
         image=image_ref(image),
@@ -198,6 +211,7 @@ def project_task(
         container_security_context=k8s.V1SecurityContext(
             run_as_non_root=True, run_as_user=UID, run_as_group=GID, allow_privilege_escalation=False,
             capabilities=k8s.V1Capabilities(drop=["ALL"])),
+        do_xcom_push=xcom,
         **{**defaults, **operator_kwargs},
     )
 
