@@ -4,6 +4,7 @@ lint` runs hadolint on what it renders for every image)."""
 from __future__ import annotations
 
 import re
+import subprocess
 
 from automation.images.build import BuildOptions, discover
 from automation.images.lock import layers
@@ -43,3 +44,17 @@ def test_default_base_is_pinned_by_digest() -> None:
     assert re.fullmatch(r"python:[\w.-]+@sha256:[0-9a-f]{64}", BuildOptions().base)
 
 
+
+
+def test_the_uv_copied_into_builds_is_the_pinned_release() -> None:
+    """pyproject.toml installs uv with the package; versions.py names it for the tags: the two must agree."""
+    import tomllib
+
+    from automation.core.versions import VERSIONS
+    from automation.images.build import uv_binary
+    from tests.conftest import REPO
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"uv=={VERSIONS.uv}" in deps
+    out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=True).stdout
+    assert out.split()[1] == VERSIONS.uv
