@@ -12,9 +12,11 @@ from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.dags.parity import check_once
 from automation.images.sync import images
+from automation.lifecycle.airflow_objects import ensure_airflow_objects
 from automation.lifecycle.lock import exclusive
 from automation.providers import Provider, provider_for
 from automation.providers.base import UpOptions
+from automation.settings.airflow_objects import declared_objects
 from automation.settings.model import Target
 
 
@@ -30,6 +32,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         # Every input is read before anything is made: a bad file stops `up` with nothing changed.
         inputs = provider.read_deploy_inputs(options)
         projects = provider.project_objects()
+        declared = declared_objects(target)
         with runner.step(f"cluster ({provider.kind})"):
             provider.ensure_cluster()
         with runner.step("mounts"):
@@ -45,6 +48,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         with runner.step(provider.deploy_title(inputs)):
             report["deploy"] = provider.deploy(inputs)
         report["url"] = url = provider.wait_and_open(options, report)
+        report["airflow_objects"] = ensure_airflow_objects(runner, provider, declared, url, options)
     user, password = provider.login_hint()
     if runner.dry_run:
         runner.say(f"\nDry run complete: nothing was changed. A real run would serve {url} "

@@ -19,7 +19,10 @@ import yaml
 from automation.core.errors import UserError
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import ConfigMap, Secret
+from automation.providers.airflow_objects import Ledger, Store
+from automation.providers.airflow_rest import Requester
 from automation.providers.base import Provider, UpOptions
+from automation.providers.composer_objects import ComposerCliStore
 from automation.settings.contract import COMPOSER_NAMESPACE
 from automation.settings.model import Composer
 
@@ -110,6 +113,10 @@ class ComposerProvider(Provider):
 
     def login_hint(self) -> tuple[str, str]:
         return "your Google account", "(Google sign-in)"
+
+    def airflow_objects_store(self, api: Requester | None, ledger: Ledger) -> Store:
+        """Composer's Airflow CLI through gcloud: no port-forward, no Airflow login."""
+        return ComposerCliStore(self.runner, self._env_cmd("run"), ledger)
 
     def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
         """Each project's ConfigMap and Secret from the same k8s/PROJECT files, through Composer's API."""

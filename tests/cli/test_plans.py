@@ -39,9 +39,13 @@ def test_local_up_dry_run_lists_the_exact_commands_in_order(tmp_path: Path) -> N
     rest = plan[len(expected) + 1:]
     assert rest[0] == "apply Secret/airflow-core-secrets -n airflow (create, server-side)"
     assert "apply ConfigMap/example1 -n airflow (create, server-side)" in rest
-    assert rest[-2] == (f"helm --kube-context airflow -n airflow upgrade --install airflow airflow "
+    # Last, once Airflow would answer: the connections, variables and pools of k8s/example-db/airflow.yaml.
+    objects = ["create Airflow connection example_db (REST API)", "create Airflow variable example_db_table (REST API)",
+               "create Airflow pool example_db (REST API)"]
+    assert rest[-3:] == objects
+    assert rest[-5] == (f"helm --kube-context airflow -n airflow upgrade --install airflow airflow "
                         f"--repo https://airflow.apache.org --version {VERSIONS.chart} -f {values} --timeout 900s")
-    assert rest[-1] == "port-forward svc/airflow-api-server to localhost:8090 (supervised, background)"
+    assert rest[-4] == "port-forward svc/airflow-api-server to localhost:8090 (supervised, background)"
     assert "Dry run complete: nothing was changed" in result.stdout
 
 
