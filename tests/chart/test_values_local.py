@@ -100,12 +100,15 @@ def test_worker_pods_get_their_resources_through_the_current_key(
     assert base["resources"] == values["workers"]["kubernetes"]["resources"], target
 
 
-def test_new_dag_files_are_listed_every_5_seconds(rendered: tuple[str, list[dict[str, Any]]]) -> None:
+def test_new_and_edited_dag_files_reach_the_api_in_seconds(rendered: tuple[str, list[dict[str, Any]]]) -> None:
     """helm/values-local.yaml's refresh_interval reaches the airflow.cfg the DAG processor reads (the benchmark
     benchmarks/dag_visibility.py measures what it buys)."""
     _, docs = rendered
     config = jmespath.search("[?kind=='ConfigMap' && ends_with(metadata.name, '-config')].data.\"airflow.cfg\"",
                              docs)
     assert len(config) == 1
-    section = config[0].split("[dag_processor]", 1)[1].split("\n[", 1)[0]
-    assert "refresh_interval = 5" in section.splitlines()
+    def section(name: str) -> list[str]:
+        return config[0].split(f"[{name}]", 1)[1].split("\n[", 1)[0].splitlines()
+
+    assert "refresh_interval = 5" in section("dag_processor")
+    assert "min_serialized_dag_update_interval = 2" in section("core")
