@@ -100,10 +100,6 @@ class AirflowObject:
     project: str
     source: Path
 
-    @property
-    def singular(self) -> str:
-        return self.kind.removesuffix("s")
-
 
 @dataclass(frozen=True)
 class AirflowObjects:
@@ -111,10 +107,6 @@ class AirflowObjects:
 
     def of(self, kind: str) -> list[AirflowObject]:
         return [item for item in self.items if item.kind == kind]
-
-    @property
-    def projects(self) -> set[str]:
-        return {item.project for item in self.items}
 
 
 def description(text: str | None, project: str) -> str:

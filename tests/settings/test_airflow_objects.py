@@ -49,6 +49,7 @@ variables:
   table: {value: readings}
   settings: {value: {rows: 20, names: [a, b]}}
   count: {value: 3}
+  token: {value: {secret: TOKEN}}
 pools:
   writers: {slots: 2, include_deferred: true}
 """, f"DB_URL=postgresql+psycopg://user:{escaped}@db.example:5433/airflow_test\nTOKEN=tok-{PASSWORD}\n")
@@ -64,6 +65,7 @@ pools:
     assert bodies["variables/table"]["value"] == "readings"
     assert json.loads(str(bodies["variables/settings"]["value"])) == {"rows": 20, "names": ["a", "b"]}
     assert bodies["variables/count"]["value"] == "3"
+    assert bodies["variables/token"]["value"] == f"tok-{PASSWORD}"  # the secret's value, not the reference
     assert bodies["pools/writers"] == {"name": "writers", "slots": 2, "include_deferred": True,
                                        "description": f"{MARK}, project proj"}
     # The password alone, decoded from the URL, is masked too (the whole URL was registered when read).
