@@ -23,9 +23,9 @@ cluster_start() {
   export KUBECONFIG
 }
 
-# The cluster tests' fault injection: the API server stopped by its pid file, then started by up.sh.
-export AUTOMATION_TEST_APISERVER_STOP="kill \$(cat ${KUBE_HOME:-/var/tmp/kube-harness}/run/apiserver.pid)"
-export AUTOMATION_TEST_APISERVER_START="bash $PWD/.ci/shared-kube-up.sh $SHARED >/dev/null"
+# The cluster tests' fault injection: the API server stopped by its pid file, then started again by up.sh.
+export AUTOMATION_TEST_APISERVER_STOP="bash $PWD/.ci/shared-kube-apiserver.sh stop $SHARED"
+export AUTOMATION_TEST_APISERVER_START="bash $PWD/.ci/shared-kube-apiserver.sh start $SHARED"
 
 cluster_registry_title="image registry on 127.0.0.1:5000 (worker images delivered by layers)"
 cluster_registry() {
