@@ -9,19 +9,45 @@ is pulled (clusters without Docker Hub access, air-gapped ones, this project's C
 runs (sh, sleep, and /proc for the provider's kill fallback). A connection extra would name one image for every
 task and need a connection on every target (Composer manages its own); a subclass decides per task, from the pod
 the provider built, on every target alike. Imported by project_task only: it imports Airflow.
+
+Once the XCom is read, the provider stops the sidecar with `kill -2 $(pgrep ...)`, then a /proc loop when that
+fails. Slim images have no pgrep, and the loop also signals the shell it runs in: whether its own exit reaches
+the provider as an error is a race (seen failing a task whose pod had succeeded). The sidecar's shell is PID 1
+of its container and exits on SIGINT (its trap), so it is stopped by exactly that: `kill -2 1`.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
+from functools import cached_property
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
+from kubernetes.stream import stream as kubernetes_stream
 
 from common.contract import XCOM_SIDECAR
 
 
+class SidecarStoppingPodManager(PodManager):
+    """The provider's PodManager, stopping the XCom sidecar by signalling its PID 1 (see the module's docstring)."""
+
+    def extract_xcom_kill(self, pod: Any) -> None:
+        with closing(kubernetes_stream(self._client.connect_get_namespaced_pod_exec, pod.metadata.name,
+                                       pod.metadata.namespace, container=XCOM_SIDECAR,
+                                       command=["/bin/sh", "-c", "kill -2 1"], stdin=False, stdout=True,
+                                       stderr=True, tty=False, _preload_content=False)) as client:
+            client.run_forever(timeout=60)
+            if client.peek_stderr():
+                self.log.warning("stopping %s: %s", XCOM_SIDECAR, client.read_stderr())
+
+
 class XComPodOperator(KubernetesPodOperator):
     """A KubernetesPodOperator whose XCom sidecar runs the task's image, hardened as the task's container."""
+
+    @cached_property
+    def pod_manager(self) -> PodManager:
+        return SidecarStoppingPodManager(kube_client=self.client, callbacks=self.callbacks)
 
     def build_pod_request_obj(self, context: Any = None) -> Any:
         pod = super().build_pod_request_obj(context)
