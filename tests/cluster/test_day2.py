@@ -97,9 +97,11 @@ def test_component_logs_show_every_replica_with_its_pod(env: Any) -> None:
 
 def test_component_logs_follow_until_interrupted(env: Any) -> None:
     target, _, _ = env
+    # As from a terminal: a suite started as a background job inherits SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler in the child, so Ctrl-C would not reach `logs -f` at all.
     proc = subprocess.Popen([sys.executable, "-m", "automation", "logs", "api-server", "-f", "--tail", "1",
                              "--target", target.name], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
