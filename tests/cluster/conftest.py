@@ -23,3 +23,16 @@ def k8s_cluster(k8s_manager: Any) -> Any:
     manager.create(timeout=60)  # a ready cluster is attached as it is
     need(manager.ready(timeout=30), f"the cluster of target {TARGET} ready (readyz, default ServiceAccount)")
     return manager
+
+
+@pytest.fixture(scope="module", autouse=True)
+def committed_image_tags() -> Any:
+    """`images` writes the tags it built (on CI's base image) into dags/common/images.json: each module gets the
+    file as it found it back, so a later test (tests/images: the committed tags match the default base) reads
+    what git holds."""
+    from tests.conftest import REPO
+
+    tags = REPO / "dags" / "common" / "images.json"
+    before = tags.read_text()
+    yield
+    tags.write_text(before)
