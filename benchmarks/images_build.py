@@ -113,10 +113,10 @@ def with_added(folder: Path, package: str) -> tuple[Image, float]:
 
 
 def kubectl(target: Target, *args: str, check: bool = True) -> str:
-    existing = target.existing
-    config = ["--kubeconfig", str(target.path(existing.kubeconfig))] if existing and existing.kubeconfig else []
-    context = ["--context", existing.context] if existing and existing.context else []
-    return subprocess.run(["kubectl", *config, *context, *args], capture_output=True, text=True, check=check,
+    from automation.providers import provider_for
+
+    flags = provider_for(quiet(), target).kubectl_args()  # the target's kubeconfig and context, as `up` uses them
+    return subprocess.run(["kubectl", *flags, *args], capture_output=True, text=True, check=check,
                           timeout=600).stdout
 
 
