@@ -45,3 +45,13 @@ def rel(path: Path | None) -> str:
         return str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` readable by this user only (it may hold secrets), also over a file made earlier with wider
+    permissions: its mode is set on the open file, before anything is written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

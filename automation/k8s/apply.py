@@ -69,6 +69,24 @@ def ensure(runner: Runner, state: ClusterState, manifest: dict[str, Any], *, cre
     return "created" if current is None else "updated"
 
 
+def reclaim_released(runner: Runner, state: ClusterState, volume: dict[str, Any]) -> bool:
+    """A PersistentVolume of ours left Released by a claim deleted outside `down --purge` (its namespace
+    deleted by hand) still names that claim's uid, so the claim `up` makes again would wait forever: the uid is
+    dropped and the volume binds to the new claim, with its data (reclaim policy Retain). Returns whether it
+    was."""
+    name = volume["metadata"]["name"]
+    current = state.get("PersistentVolume", name)
+    if current is None or not owned(current) or (current.get("status") or {}).get("phase") != "Released":
+        return False
+    claim = (current.get("spec") or {}).get("claimRef") or {}
+    runner.say(f"    PersistentVolume/{name}: released by a deleted claim {claim.get('namespace')}/"
+               f"{claim.get('name')}: reclaimed for the new one (its data is kept)")
+    runner.plan(f"patch PersistentVolume/{name}: drop spec.claimRef.uid (merge patch)")
+    if isinstance(state, LiveCluster) and not runner.dry_run:
+        state.merge_patch("PersistentVolume", name, {"spec": {"claimRef": {"uid": None, "resourceVersion": None}}})
+    return True
+
+
 def _comparable(manifest: dict[str, Any]) -> dict[str, Any]:
     # The server fills defaults and turns a claim's spec into its own; compare only what we set and own.
     kept = {k: v for k, v in manifest.items() if k not in ("apiVersion",)}

@@ -117,6 +117,11 @@ class LiveCluster:
         )
         return result.to_dict()
 
+    def merge_patch(self, kind: str, name: str, body: dict[str, Any], namespace: str | None = None) -> None:
+        """A JSON merge patch: for fields another controller set (a null value removes the field)."""
+        self.resource(kind).patch(body=body, name=name, namespace=None if kind in _CLUSTER_SCOPED else namespace,
+                                  content_type="application/merge-patch+json", _request_timeout=self.timeout)
+
     def dry_run(self, manifest: dict[str, Any], create: bool = False) -> str | None:
         """Send `manifest` to the API server as a dry run (server-side apply, or a create for objects that
         carry generated names): None when it is accepted, else the server's reason."""
@@ -168,16 +173,33 @@ def connect(kubeconfig: str | None, context: str | None) -> LiveCluster | Unreac
         return Unreachable(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
 
 
-def wait_for_pod(state: LiveCluster, name: str, namespace: str, timeout: float) -> str:
+def wait_for_pod(state: LiveCluster, name: str, namespace: str, timeout: float) -> tuple[str, str]:
+    """The pod's phase once it ended, or after `timeout`; with why it has not run when it is still Pending."""
     deadline = time.monotonic() + timeout
-    phase = "Pending"
+    pod: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        pod = state.get("Pod", name, namespace)
-        phase = (pod or {}).get("status", {}).get("phase", "Pending")
+        pod = state.get("Pod", name, namespace) or {}
+        phase = (pod.get("status") or {}).get("phase", "Pending")
         if phase in ("Succeeded", "Failed"):
-            return str(phase)
+            return str(phase), ""
         time.sleep(1)
-    return str(phase)
+    return str((pod.get("status") or {}).get("phase", "Pending")), pod_stuck_reason(pod)
+
+
+def pod_stuck_reason(pod: dict[str, Any]) -> str:
+    """Why a pod has not run yet, as the cluster says it: the scheduler's verdict (no node with the CPU, a
+    taint) or a container's waiting reason (an image that cannot be pulled); empty when it says nothing."""
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return f"not scheduled: {condition.get('message') or condition.get('reason') or 'no reason given'}"
+    for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason") not in (None, "ContainerCreating", "PodInitializing"):
+            return f"{container.get('name')}: {waiting['reason']}: {waiting.get('message') or ''}".rstrip(": ")
+    if not pod:
+        return "the pod is gone"
+    return ""
 
 
 def lost_connection(exc: BaseException) -> str | None:

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from automation.core.paths import rel
+from automation.core.paths import rel, write_private
 from automation.core.runner import Runner
 from automation.settings.airflow_objects import KINDS, AirflowObject, AirflowObjects, owner
 
@@ -86,9 +85,7 @@ class Ledger:
         self.entries.get(kind, {}).pop(ident, None)
 
     def save(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.entries, handle, indent=1, sort_keys=True)
+        write_private(self.path, json.dumps(self.entries, indent=1, sort_keys=True))
 
 
 def fingerprint(obj: AirflowObject) -> str:

@@ -13,6 +13,8 @@ from automation.core.runner import Runner
 from automation.providers.airflow_objects import ID_FIELD, Change
 
 PAGE = 100
+# What Airflow stores encrypted with the Fernet key: listing them fails (HTTP 500) under another key.
+ENCRYPTED = ("connections", "variables")
 
 
 class Requester(Protocol):
@@ -36,7 +38,14 @@ class RestStore:
         found: dict[str, dict[str, Any]] = {}
         offset = 0
         while True:
-            response = self.api.request("GET", f"/api/v2/{kind}", params={"limit": PAGE, "offset": offset})
+            response = self.api.request("GET", f"/api/v2/{kind}", params={"limit": PAGE, "offset": offset},
+                                        ok=(200, 500) if kind in ENCRYPTED else (200,))
+            if response.status_code == 500:
+                raise UserError(f"Airflow could not read the {kind} stored in its metadata database (HTTP 500 from "
+                                f"{self.api.url}): they are encrypted with a Fernet key this target no longer has "
+                                "(an external database kept after `down --purge`, or a key replaced by hand)",
+                                "drop and recreate the metadata database (its encrypted values cannot be read "
+                                "without the old key), or put the old key back in the core Secret; then `up` again")
             if response.status_code == 404:
                 raise UserError(f"Airflow API at {self.api.url} has no /api/v2/{kind}",
                                 "Airflow 3 is needed for connections, variables and pools as code")

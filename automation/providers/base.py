@@ -7,7 +7,6 @@ place a target's provider is chosen.
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -17,11 +16,11 @@ from typing import Any, ClassVar
 import yaml
 
 from automation.core.errors import UserError
-from automation.core.paths import state_dir
+from automation.core.paths import state_dir, write_private
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
-from automation.k8s.apply import ensure, listed, prune
+from automation.k8s.apply import ensure, listed, prune, reclaim_released
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
 from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
@@ -266,6 +265,8 @@ class Provider:
             with runner.step("volumes: logs (node folder owned by 50000), DAGs (read-only), data"):
                 for volume in self.volumes():
                     for manifest in volume.render():
+                        if manifest["kind"] == "PersistentVolume":
+                            reclaim_released(runner, state, manifest)
                         outcome[f"{manifest['kind']}/{manifest['metadata']['name']}"] = ensure(runner, state,
                                                                                                 manifest)
                 self.ensure_node_folders(state)
@@ -332,9 +333,7 @@ class Provider:
 
     def write_values(self, values: dict[str, Any]) -> Path:
         path = self.state_dir() / "values.merged.yaml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # may hold the UI password
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(values, handle, sort_keys=True)
+        write_private(path, yaml.safe_dump(values, sort_keys=True))  # may hold the UI password
         return path
 
     def read_deploy_inputs(self, options: UpOptions) -> dict[str, Any]:

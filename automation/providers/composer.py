@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from automation.core.errors import UserError
+from automation.core.paths import write_private
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers.airflow_objects import Ledger, Store
@@ -25,6 +26,40 @@ from automation.providers.base import Provider, UpOptions
 from automation.providers.composer_objects import ComposerCliStore
 from automation.settings.contract import COMPOSER_NAMESPACE
 from automation.settings.model import Composer
+
+# Composer's user-workloads command group for each kind of project object.
+WORKLOAD_GROUP = {"ConfigMap": "user-workloads-config-maps", "Secret": "user-workloads-secrets"}
+
+
+@dataclass
+class MadeWorkloads:
+    """The user-workloads ConfigMaps and Secrets this machine created on a Composer environment
+    (`.state/TARGET/workloads.json`): the only ones `up` may delete when their project is dropped."""
+
+    path: Path
+    names: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> MadeWorkloads:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            data = {}
+        names = {kind: sorted(str(n) for n in data.get(kind, [])) for kind in WORKLOAD_GROUP
+                 if isinstance(data, dict) and isinstance(data.get(kind), list)}
+        return cls(path, names)
+
+    def record(self, kind: str, name: str) -> None:
+        self.names[kind] = sorted({*self.names.get(kind, []), name})
+
+    def forget(self, kind: str, name: str) -> None:
+        self.names[kind] = [n for n in self.names.get(kind, []) if n != name]
+
+    def dropped(self, wanted: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(kind, name) for kind in sorted(self.names) for name in self.names[kind] if (kind, name) not in wanted]
+
+    def save(self) -> None:
+        write_private(self.path, json.dumps(self.names, indent=1, sort_keys=True))
 
 
 class ComposerProvider(Provider):
@@ -119,15 +154,19 @@ class ComposerProvider(Provider):
         return ComposerCliStore(self.runner, self._env_cmd("run"), ledger)
 
     def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
-        """Each project's ConfigMap and Secret from the same k8s/PROJECT files, through Composer's API."""
+        """Each project's ConfigMap and Secret from the same k8s/PROJECT files, through Composer's API; then the
+        ones this machine made for a project since dropped from the settings are deleted. Composer's
+        user-workloads objects carry no labels, so what this tool made is recorded in the target's state
+        (MadeWorkloads): an object it did not record is never deleted."""
         outcome: dict[str, str] = {}
         folder = self.state_dir() / "workloads"
+        made = MadeWorkloads.load(self.state_dir() / "workloads.json")
         for obj in projects:
+            kind = type(obj).__name__
             is_secret = isinstance(obj, Secret)
-            group = "user-workloads-secrets" if is_secret else "user-workloads-config-maps"
             flag = "--secret-file-path" if is_secret else "--config-map-file-path"
-            current = self.runner.try_read(["gcloud", "composer", "environments", group, "describe", obj.name,
-                                            *self._where(), "--format=json"], timeout=120)
+            current = self.runner.try_read(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "describe",
+                                            obj.name, *self._where(), "--format=json"], timeout=120)
             if current is not None and isinstance(obj, ConfigMap) and _same_data(current.stdout, obj):
                 self.runner.ok(f"ConfigMap/{obj.name} unchanged")
                 outcome[f"ConfigMap/{obj.name}"] = "unchanged"
@@ -135,14 +174,30 @@ class ComposerProvider(Provider):
             verb = "update" if current is not None else "create"
             path = folder / f"{'secret' if is_secret else 'configmap'}-{obj.name}.yaml"
             if not self.runner.dry_run:
-                _write_private(path, composer_document(obj))
+                write_private(path, yaml.safe_dump(composer_document(obj), sort_keys=False))
             try:
-                self.runner.run(["gcloud", "composer", "environments", group, verb, *self._where(),
+                self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], verb, *self._where(),
                                  f"{flag}={path}"], timeout=300)
             finally:
                 if is_secret and not self.runner.dry_run:
                     path.unlink(missing_ok=True)  # secret values stay on disk no longer than the call
-            outcome[f"{type(obj).__name__}/{obj.name}"] = "created" if verb == "create" else "updated"
+            if verb == "create" and not self.runner.dry_run:
+                made.record(kind, obj.name)
+                made.save()
+            outcome[f"{kind}/{obj.name}"] = "created" if verb == "create" else "updated"
+        wanted = {(type(obj).__name__, obj.name) for obj in projects}
+        for kind, name in made.dropped(wanted):
+            self.runner.say(f"    {kind}/{name}: made by this tool for a project no longer in the settings: "
+                            "deleting it")
+            deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
+                                       *self._where(), "--quiet"], timeout=300, check=False)
+            if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
+                raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
+                                "check your access to the environment, then run `up` again")
+            if not self.runner.dry_run:
+                made.forget(kind, name)
+                made.save()
+            outcome[f"{kind}/{name}"] = "deleted"
         return outcome
 
     def ensure_env_variables(self, env: dict[str, Any]) -> str:
@@ -203,13 +258,6 @@ def _same_data(described: str, obj: ConfigMap) -> bool:
         return bool((json.loads(described or "{}").get("data") or {}) == obj.data)
     except ValueError:
         return False
-
-
-def _write_private(path: Path, doc: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(doc, handle, sort_keys=False)
 
 
 def _inside_cwd(path: Path) -> bool:

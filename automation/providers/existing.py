@@ -41,11 +41,19 @@ class ExistingProvider(LocalClusterProvider):
         while state.get("Pod", job.name, self.target.namespace):
             time.sleep(0.5)
         state.apply(job.render())
-        phase = wait_for_pod(state, job.name, self.target.namespace, timeout=120)
+        phase, stuck = wait_for_pod(state, job.name, self.target.namespace, timeout=120)
         if phase != "Succeeded":
-            log = state.pod_log(job.name, self.target.namespace)
-            raise UserError(f"preparing node folders failed (pod {phase}): {log.strip()[-200:]}",
-                            f"check that {self.airflow_image()} is available to the cluster (README: Air-gapped)")
+            why = stuck or state.pod_log(job.name, self.target.namespace).strip()[-200:] or "no log"
+            raise UserError(f"preparing node folders failed (pod {phase}): {why}", node_folders_fix(stuck,
+                            self.airflow_image(), self.target.namespace))
         state.delete("Pod", job.name, self.target.namespace)
         state.apply(ConfigMap(marker, self.target.namespace, {"folders": "\n".join(folders)}).render())
         self.runner.ok(f"node folders owned by 50000: {', '.join(folders)}")
+
+
+def node_folders_fix(stuck: str, image: str, namespace: str) -> str:
+    """What to do about the node-folders pod, by what kept it from running."""
+    if stuck.startswith("not scheduled"):
+        return (f"free the node (`kubectl get pods -A` shows what holds it; another target's Airflow can be "
+                f"stopped with `nox -s down -- --target NAME`), then run `up` again (namespace {namespace})")
+    return f"check that {image} is available to the cluster (README: Air-gapped)"

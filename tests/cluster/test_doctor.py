@@ -1,4 +1,4 @@
-"""`doctor` on the real cluster: a healthy target passes in under 5 s; a stopped UI port-forward and a worker
+"""`doctor` on the real cluster: a healthy target passes every check; a stopped UI port-forward and a worker
 image the nodes lack are each found, with the fix named (and the named fix for the forward, `up`, works)."""
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from tests.cluster.support import TARGET, cli, cluster_target
 from tests.conftest import HOST_CA, REPO, run_cli
 
 pytestmark = pytest.mark.cluster
-BUDGET_SECONDS = 5.0
 
 
 def doctor(*args: str, target: str = TARGET) -> tuple[subprocess.CompletedProcess[str], float]:
@@ -47,9 +46,9 @@ def healthy(k8s_cluster: Any, base_image: str) -> Any:
     return target
 
 
-def test_a_healthy_target_passes_in_under_5_seconds(healthy: Any) -> None:
-    doctor()  # the first run warms the file cache (imports); the second one is timed
-    result, seconds = doctor()
+def test_a_healthy_target_passes_every_check(healthy: Any) -> None:
+    # Its speed (target: under 5 s) is measured by benchmarks/doctor.py, not here.
+    result, _ = doctor()
     assert result.returncode == 0, result.stdout
     assert "BLOCKER" not in result.stdout
     for check in ("context", "mounts", "airflow secrets", "execution API", "JWT secret", "worker images",
@@ -57,7 +56,6 @@ def test_a_healthy_target_passes_in_under_5_seconds(healthy: Any) -> None:
         assert line_of(result.stdout, check).startswith("ok "), check
     assert "read back in a pod" in line_of(result.stdout, "mounts")
     assert "unchanged since `up` wrote it" in line_of(result.stdout, "airflow secrets")
-    assert seconds < BUDGET_SECONDS, f"doctor took {seconds:.2f}s on a healthy target"
 
 
 def test_a_stopped_port_forward_is_found_and_up_is_the_fix(healthy: Any) -> None:

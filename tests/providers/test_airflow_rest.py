@@ -86,3 +86,23 @@ def test_a_dry_run_sends_nothing() -> None:
 
 def test_without_an_api_nothing_is_read() -> None:
     assert RestStore(Runner(out=io.StringIO()), None).current("connections") is None
+
+
+@pytest.mark.parametrize("kind", ["connections", "variables"])
+def test_encrypted_objects_unreadable_under_another_fernet_key_name_the_cause(kind: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"detail": "Internal Server Error"})
+
+    with pytest.raises(UserError) as info:
+        RestStore(Runner(out=io.StringIO()), api_with(handler)).current(kind)
+    assert f"could not read the {kind}" in info.value.problem and "Fernet key" in info.value.problem
+    assert "drop and recreate the metadata database" in (info.value.fix or "")
+
+
+def test_pools_answering_500_stay_a_plain_api_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500, json={"detail": "boom"})
+
+    with pytest.raises(UserError) as info:
+        RestStore(Runner(out=io.StringIO()), api_with(handler)).current("pools")
+    assert "answered HTTP 500" in info.value.problem and "Fernet" not in info.value.problem

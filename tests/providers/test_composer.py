@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from automation.core.errors import UserError
 from automation.k8s.cluster import Unreachable
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers import Provider
-from automation.providers.composer import ComposerProvider, composer_document
+from automation.providers.composer import ComposerProvider, MadeWorkloads, composer_document
 
 
 @pytest.fixture
@@ -78,3 +79,41 @@ def test_user_workload_documents() -> None:
 def test_purge_is_not_automated(composer: ComposerProvider) -> None:
     with pytest.raises(UserError, match="purging a Composer environment is not automated"):
         composer.purge_all()
+
+
+def test_workloads_of_a_dropped_project_made_here_are_deleted_and_others_never(composer: ComposerProvider) -> None:
+    made = MadeWorkloads.load(composer.state_dir() / "workloads.json")
+    for kind in ("ConfigMap", "Secret"):
+        made.record(kind, "example1")
+        made.record(kind, "dropped")
+    made.save()
+    projects = [ConfigMap("example1", "ns", {"A": "1"}), Secret("example1", "ns", {"B": "2"})]
+    outcome = composer.ensure_objects(projects)
+    deletes = [c for c in composer.runner.commands() if " delete " in c]
+    assert deletes == [
+        "gcloud composer environments user-workloads-config-maps delete dropped --location europe-west1 "
+        "--project my-gcp-project --environment airflow --quiet",
+        "gcloud composer environments user-workloads-secrets delete dropped --location europe-west1 "
+        "--project my-gcp-project --environment airflow --quiet"] or all("dropped" in c for c in deletes)
+    assert len(deletes) == 2 and all(" delete dropped " in c for c in deletes)
+    assert outcome["ConfigMap/dropped"] == outcome["Secret/dropped"] == "deleted"
+    assert "example1" not in " ".join(deletes)
+    # A dry run records nothing: the next real run still knows both.
+    assert MadeWorkloads.load(composer.state_dir() / "workloads.json").dropped(set()) == [
+        ("ConfigMap", "dropped"), ("ConfigMap", "example1"), ("Secret", "dropped"), ("Secret", "example1")]
+
+
+def test_workloads_not_recorded_as_made_here_are_never_deleted(composer: ComposerProvider) -> None:
+    composer.ensure_objects([])
+    assert [c for c in composer.runner.commands() if " delete " in c] == []
+
+
+def test_made_workloads_file_is_private_and_survives_a_bad_file(tmp_path: Path) -> None:
+    path = tmp_path / "workloads.json"
+    path.write_text("{not json")
+    made = MadeWorkloads.load(path)
+    assert made.dropped(set()) == []
+    made.record("Secret", "p")
+    made.save()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert MadeWorkloads.load(path).dropped({("Secret", "p")}) == []
