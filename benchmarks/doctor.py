@@ -19,9 +19,9 @@ from _timing import REPO, automation, report
 
 sys.path.insert(0, str(REPO))
 
-from automation.core.runner import Runner  # noqa: E402
-from automation.providers import provider_for  # noqa: E402
-from automation.settings import load_target  # noqa: E402
+from automation.core.runner import Runner
+from automation.providers import provider_for
+from automation.settings import load_target
 
 
 def main() -> None:
