@@ -85,6 +85,18 @@ export AUTOMATION_REHEARSAL_TARGET=ci-rehearsal
 export AUTOMATION_TEST_RESET_DB="bash $PWD/.ci/postgres.sh --reset"
 export AIRFLOW_CHART_DIR="$CI_CHART_DIR"
 
+# A machine that ran CI before may hold what an interrupted run left: its targets, the UI port-forwards of its
+# clone (they would hold the ports this run's `up` forwards), and a metadata database whose values are encrypted
+# with a Fernet key purged since. The run starts from nothing, as on a new machine.
+pkill -f "automation.k8s.forward_loop" || true
+if kubectl get namespace airflow composer-user-workloads --ignore-not-found -o name | grep -q .; then
+  step "leftovers of an earlier run on this machine: down --purge of the CI targets"
+  nox -s down -- --target ci-rehearsal --purge --yes
+  nox -s down -- --target ci --purge --yes
+fi
+step "metadata database emptied (the cluster tests start from nothing)"
+bash .ci/postgres.sh --reset
+
 step "lint"
 nox -s lint
 

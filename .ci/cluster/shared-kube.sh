@@ -32,6 +32,33 @@ cluster_registry() {
   bash .ci/registry.sh
 }
 
+# An image listed by containerd may still not start (an import cut short on a machine used before): each one is
+# proven by a pod that runs it, imported again when that fails, and pinned so the kubelet never collects it.
 cluster_airflow_image() {
+  local ref=docker.io/apache/airflow:$1
   bash "$SHARED/kube/airflow-image.sh" "$1"
+  if ! image_runs "$ref"; then
+    echo "$ref is listed by containerd but does not run: importing it again"
+    FORCE=1 bash "$SHARED/kube/airflow-image.sh" "$1"
+    image_runs "$ref" || { echo "error: $ref does not run on the node even after a new import" >&2; return 1; }
+  fi
+  ctr --address "${KUBE_HOME:-/var/tmp/kube-harness}/run/containerd.sock" -n k8s.io images label "$ref" \
+    io.cri-containerd.pinned=pinned >/dev/null
+}
+
+image_runs() {
+  local pod phase
+  pod="ci-image-check-$(date +%s%N | tail -c 9)"
+  kubectl -n default run "$pod" --image="$1" --image-pull-policy=IfNotPresent --restart=Never \
+    --overrides='{"spec": {"terminationGracePeriodSeconds": 0}}' --command -- true >/dev/null
+  for _ in $(seq 90); do
+    phase=$(kubectl -n default get pod "$pod" -o jsonpath='{.status.phase}' 2>/dev/null || true)
+    case "$phase" in Succeeded|Failed) break ;; esac
+    sleep 1
+  done
+  if [ "$phase" != Succeeded ]; then
+    kubectl -n default get pod "$pod" -o jsonpath='{range .status.containerStatuses[*]}{.state.waiting.reason}: {.state.waiting.message}{"\n"}{end}' >&2 || true
+  fi
+  kubectl -n default delete pod "$pod" --wait=false >/dev/null 2>&1 || true
+  [ "$phase" = Succeeded ]
 }
