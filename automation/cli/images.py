@@ -19,6 +19,9 @@ def _images_args(p: argparse.ArgumentParser) -> None:
                    help="extra CA bundle trusted during the build (an intercepting proxy); not kept in the image")
     p.add_argument("--installer", choices=("uv", "pip"), default="uv", help=argparse.SUPPRESS)
     p.add_argument("--no-cache", action="store_true", help="build without Docker's layer cache")
+    p.add_argument("--builder", choices=("auto", "buildkit", "classic"), default="auto",
+                   help="auto (default): the engine's BuildKit, unless DOCKER_BUILDKIT=0; classic: the builder "
+                        "without BuildKit")
     p.add_argument("--tags-file", type=Path, metavar="FILE",
                    help="where to write image -> tag (default dags/common/images.json)")
 
@@ -30,6 +33,6 @@ def _images(args: argparse.Namespace, runner: Runner) -> None:
     from automation.images.tags import TAGS_FILE
 
     options = BuildOptions(base_image=args.base_image, ca_bundle=args.ca_bundle, installer=args.installer,
-                           no_cache=args.no_cache)
+                           no_cache=args.no_cache, builder=args.builder)
     images(runner, target_of(args), only=args.only, build_only=args.build_only, options=options,
            tags_file=args.tags_file or TAGS_FILE)

@@ -8,6 +8,9 @@ rebuilt and a changed one can never be confused with the old one (no `latest`).
 A shared-recipe build has phases, each timed and printed: resolve (the lock's layers, the base's Python),
 download (wheels missing from this machine's cache, see wheelhouse.py), install (the layer stages) and export
 (the image put together from them).
+
+Builds run on the engine's BuildKit (buildkit.py) unless the classic builder is asked for (`--builder classic`
+or DOCKER_BUILDKIT=0), and fall back to it, with a warning, on an engine that refuses BuildKit.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -26,6 +30,7 @@ from automation.core.errors import UserError
 from automation.core.paths import IMAGES_DIR, cache_dir, rel
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
+from automation.images import buildkit
 from automation.images.base_python import base_python
 from automation.images.engine import inspect_image
 from automation.images.lock import layers
@@ -50,10 +55,17 @@ class BuildOptions:
     ca_bundle: Path | None = None
     installer: str = "uv"
     no_cache: bool = False
+    builder: str = "auto"  # auto (BuildKit unless DOCKER_BUILDKIT=0), buildkit, classic
 
     @property
     def base(self) -> str:
         return self.base_image or VERSIONS.worker_base_image
+
+    @property
+    def buildkit(self) -> bool:
+        if self.builder == "auto":
+            return os.environ.get("DOCKER_BUILDKIT", "1") != "0"
+        return self.builder == "buildkit"
 
 
 @dataclass(frozen=True)
@@ -131,8 +143,8 @@ def select(images: dict[str, Image], only: Iterable[str]) -> list[Image]:
 
 
 def _docker_env() -> dict[str, str]:
-    # Docker 20.10 without buildx: the classic builder, unless the user chose otherwise.
-    return {**os.environ, "DOCKER_BUILDKIT": os.environ.get("DOCKER_BUILDKIT", "0")}
+    # The classic builder through the CLI: a CLI without buildx would otherwise refuse or warn.
+    return {**os.environ, "DOCKER_BUILDKIT": "0"}
 
 
 def exists_locally(runner: Runner, ref: str) -> bool:
@@ -141,14 +153,14 @@ def exists_locally(runner: Runner, ref: str) -> bool:
 
 
 def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> BuildReport:
-    """`docker build` from a temporary context made for this image (see the module's docstring).
+    """A build from a temporary context made for this image (see the module's docstring).
 
-    The build stays on the CLI, through the Runner, on purpose: the classic builder's streamed output, its
-    progress and the --build-arg handling all go through the one place that prints commands, keeps dry runs to a
-    plan, masks secrets and turns a failure into one line. The SDK's `images.build` would need each of those
-    redone (and a JSON progress stream decoded) for nothing gained.
+    BuildKit builds go through the engine's API (buildkit.py); classic ones stay on the CLI, through the Runner,
+    whose streamed output, progress and one-line failures serve them as they are (the SDK's `images.build` would
+    need each redone for nothing gained).
     """
     report = BuildReport()
+    labels = {"airflow-automation.image": image.name}
     cmd = ["docker", "build", "--tag", ref, "--label", f"airflow-automation.image={image.name}"]
     if options.no_cache:
         cmd.append("--no-cache")
@@ -162,35 +174,72 @@ def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> Buil
                         f"requirement of {rel(image.folder / 'requirements.in')}")
         elif image.own_dockerfile is None:
             runner.plan(f"render the Dockerfile: base {options.base}, pip inside the build")
-        runner.run([*cmd, rel(image.folder)], env=_docker_env())
+        if options.buildkit:
+            runner.plan(f"$ {shlex.join(cmd)} {rel(image.folder)}  {buildkit.SHOWN_SUFFIX}")
+        else:
+            runner.run([*cmd, rel(image.folder)], env=_docker_env())
         return report
     root = cache_dir() / "contexts"
     root.mkdir(parents=True, exist_ok=True)
+    build_args: dict[str, str] = {}
     # Next to the wheel cache, so the context's wheels are hard links, not copies.
     with tempfile.TemporaryDirectory(dir=root, prefix=f"{image.name}-") as tmp:
-        context = Path(tmp)
+        context = Path(tmp) / "context"
+        context.mkdir()
         for name, path in image.files():
             (context / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, context / name)
+        recipe: Recipe | None = None
         if image.own_dockerfile is not None:
             if options.base_image:
-                cmd += ["--build-arg", f"BASE_IMAGE={options.base_image}"]
+                build_args["BASE_IMAGE"] = options.base_image
             if options.ca_bundle:
                 shutil.copyfile(options.ca_bundle, context / CA_NAME)
-                cmd += ["--build-arg", f"EXTRA_CA_BUNDLE={CA_NAME}"]
+                build_args["EXTRA_CA_BUNDLE"] = CA_NAME
         elif options.installer == "pip":
             (context / "ca").mkdir()
             if options.ca_bundle:
                 shutil.copyfile(options.ca_bundle, context / "ca" / CA_NAME)
-                cmd += ["--build-arg", f"EXTRA_CA_BUNDLE={CA_NAME}"]
+                build_args["EXTRA_CA_BUNDLE"] = CA_NAME
             (context / "Dockerfile").write_text(Recipe(image.name, options.base).pip())
         else:
-            _uv_context(runner, image, options, context, report)
-        _docker_build(runner, [*cmd, str(context)], report)
+            recipe = _uv_context(runner, image, options, context, report)
+        fix = ("rerun with -v to see the build output; a download failing on TLS behind a proxy needs "
+               "--ca-bundle FILE")
+        if options.buildkit:
+            if recipe is not None:
+                (context / "Dockerfile").write_text(recipe.uv(buildkit=True))
+            shown = shlex.join([*cmd, *[x for k, v in build_args.items() for x in ("--build-arg", f"{k}={v}")],
+                                rel(image.folder)])
+            try:
+                trace = buildkit.build(runner, context, ref, labels=labels, build_args=build_args,
+                                       no_cache=options.no_cache, shown=shown, fix=fix)
+            except buildkit.BuildKitUnavailable as exc:
+                runner.say(f"    warning: the Docker engine refused a BuildKit build ({exc}): building with the "
+                           "classic builder instead (--builder classic skips this try)")
+            else:
+                _phases_of(trace, report)
+                return report
+        if recipe is not None:
+            (context / "Dockerfile").write_text(recipe.uv(buildkit=False))
+        for key, value in build_args.items():
+            cmd += ["--build-arg", f"{key}={value}"]
+        _docker_build(runner, [*cmd, str(context)], report, fix)
     return report
 
 
-def _uv_context(runner: Runner, image: Image, options: BuildOptions, context: Path, report: BuildReport) -> None:
+def _phases_of(trace: buildkit.Trace, report: BuildReport) -> None:
+    """install: until the last step outside the image's own stage ends (the stages run in parallel); export: the
+    rest (the layers copied into the image, which is then written to the engine's store)."""
+    staged = [v.completed for v in trace.steps.values()
+              if v.completed is not None and v.name.startswith("[") and not v.name.startswith("[internal]")
+              and not v.name.startswith(f"[{FINAL_STAGE} ")]
+    split_at = max(staged, default=trace.started)
+    report.phases["install"] = max(0.0, split_at - trace.started)
+    report.phases["export"] = max(0.0, trace.ended - split_at)
+
+
+def _uv_context(runner: Runner, image: Image, options: BuildOptions, context: Path, report: BuildReport) -> Recipe:
     t0 = time.monotonic()
     split = [layer for layer in layers(image.folder / "requirements.in", image.folder / "requirements.lock")
              if layer.entries]
@@ -202,7 +251,7 @@ def _uv_context(runner: Runner, image: Image, options: BuildOptions, context: Pa
                                                ca_bundle=options.ca_bundle)
     report.phases["download"] = time.monotonic() - t1
     for index, layer in enumerate(split):
-        # One folder, one COPY per layer: its wheels and its slice of the lock (a step less per layer).
+        # One folder per layer: its wheels and its slice of the lock (one mount, or one COPY, per layer).
         folder = context / "layers" / str(index)
         folder.mkdir(parents=True)
         for entry in layer.entries:
@@ -211,7 +260,7 @@ def _uv_context(runner: Runner, image: Image, options: BuildOptions, context: Pa
                 _link_or_copy(wheel, folder / wheel.name)
         (folder / "layer.lock").write_text(layer.lock_text())
     _link_or_copy(Path(uv_binary()), context / "uv")
-    (context / "Dockerfile").write_text(Recipe(image.name, options.base, tuple(split), python.purelib).uv())
+    return Recipe(image.name, options.base, tuple(split), python.purelib)
 
 
 def render_recipes(folder: Path) -> list[Path]:
@@ -224,7 +273,8 @@ def render_recipes(folder: Path) -> list[Path]:
         split = tuple(layer for layer in layers(image.folder / "requirements.in", image.folder / "requirements.lock")
                       if layer.entries)
         recipe = Recipe(image.name, VERSIONS.worker_base_image, split)
-        for installer, text in (("uv", recipe.uv()), ("pip", recipe.pip())):
+        for installer, text in (("uv", recipe.uv()), ("uv-classic", recipe.uv(buildkit=False)),
+                                ("pip", recipe.pip())):
             path = folder / f"{image.name}.{installer}.Dockerfile"
             path.write_text(text)
             written.append(path)
@@ -252,7 +302,7 @@ def _link_or_copy(source: Path, dest: Path) -> None:
 _FINAL_STEP = re.compile(rf"^Step \d+/\d+ : FROM \S+ AS {FINAL_STAGE}\s*$", re.IGNORECASE)
 
 
-def _docker_build(runner: Runner, cmd: list[str], report: BuildReport) -> None:
+def _docker_build(runner: Runner, cmd: list[str], report: BuildReport, fix: str) -> None:
     """The build, timed in two phases: installing (up to the final stage) and exporting (the final stage)."""
     t0 = time.monotonic()
     final_at: list[float] = []
@@ -261,9 +311,7 @@ def _docker_build(runner: Runner, cmd: list[str], report: BuildReport) -> None:
         if not final_at and _FINAL_STEP.match(line.strip()):
             final_at.append(time.monotonic())
 
-    runner.run(cmd, env=_docker_env(), stream=runner.verbose, timeout=3600, heartbeat=30, on_line=watch,
-               fix="rerun with -v to see the build output; a download failing on TLS behind a proxy "
-                   "needs --ca-bundle FILE")
+    runner.run(cmd, env=_docker_env(), stream=runner.verbose, timeout=3600, heartbeat=30, on_line=watch, fix=fix)
     end = time.monotonic()
     split_at = final_at[0] if final_at else end
     report.phases["install"] = split_at - t0

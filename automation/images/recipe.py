@@ -10,7 +10,11 @@ already holds them. The launcher, which changes most often, comes last.
 pip: the former single-stage build (pip downloads and installs everything inside the build); kept only to
 measure against (benchmarks/images_build.py) and to troubleshoot.
 
-Both work with the classic builder (DOCKER_BUILDKIT=0): no RUN --mount, no heredocs.
+The uv recipe has two forms that install the same files: with BuildKit (the default, automation/images/
+buildkit.py) each stage bind-mounts its wheels from the build context, so they never become a layer and the
+stages run in parallel; with the classic builder (DOCKER_BUILDKIT=0, or an engine without BuildKit) each stage
+copies them in first and deletes them after. Bytecode is compiled after pandas' test suite is removed, on all
+cores, rather than by uv during the install: the tests are a third of pandas and never imported by tasks.
 """
 
 from __future__ import annotations
@@ -39,13 +43,23 @@ FROM {base} AS venv
 COPY uv /usr/local/bin/uv
 RUN python3 -m venv --without-pip /opt/venv
 """
-# pandas' own test suite is a third of its size and never imported by tasks.
-_UV_LAYER = """\
+# pandas' own test suite is a third of its size and never imported by tasks. compileall fails on a file that is
+# not valid Python 3 (some packages ship templates named *.py): uv's own --compile-bytecode skips those too.
+_UV_INSTALL = """\
+UV_NO_CACHE=1 UV_LINK_MODE=copy uv pip install --python /opt/venv/bin/python --offline --no-index \\
+      --find-links /tmp/layer --require-hashes --no-deps -r /tmp/layer/layer.lock \\
+    && rm -rf /opt/venv/{purelib}/pandas/tests \\
+    && {{ /opt/venv/bin/python -m compileall -q -j 0 /opt/venv/{purelib} >/dev/null || true; }}"""
+_UV_LAYER_CLASSIC = """\
 FROM venv AS layer-{index}
 COPY layers/{index}/ /tmp/layer/
-RUN UV_NO_CACHE=1 UV_LINK_MODE=copy uv pip install --python /opt/venv/bin/python --offline --no-index \\
-      --find-links /tmp/layer --require-hashes --no-deps --compile-bytecode -r /tmp/layer/layer.lock \\
-    && rm -rf /opt/venv/{purelib}/pandas/tests /tmp/layer
+RUN {install} \\
+    && rm -rf /tmp/layer
+"""
+_UV_LAYER_BUILDKIT = """\
+FROM venv AS layer-{index}
+RUN --mount=type=bind,source=layers/{index},target=/tmp/layer \\
+    {install}
 """
 _PIP = """\
 # Rendered by automation/images/recipe.py for image {image} (installer pip: the former single-stage build).
@@ -76,9 +90,11 @@ class Recipe:
     layers: tuple[Layer, ...] = ()
     purelib: str = "lib/python3/site-packages"
 
-    def uv(self) -> str:
+    def uv(self, *, buildkit: bool = True) -> str:
         parts = [_UV_HEAD.format(image=self.image, base=self.base)]
-        parts += [_UV_LAYER.format(index=i, purelib=self.purelib) for i in range(len(self.layers))]
+        template = _UV_LAYER_BUILDKIT if buildkit else _UV_LAYER_CLASSIC
+        install = _UV_INSTALL.format(purelib=self.purelib)
+        parts += [template.format(index=i, install=install) for i in range(len(self.layers))]
         parts.append(f"FROM {self.base} AS {FINAL_STAGE}\n{_USER}")
         parts += [f"# layer {i}: {layer.name} ({len(layer.entries)} packages)\n"
                   f"COPY --from=layer-{i} /opt/venv /opt/venv\n" for i, layer in enumerate(self.layers)]
@@ -93,4 +109,4 @@ class Recipe:
 
 def template_fingerprint() -> str:
     """The recipe's fixed text: part of every content tag, so a changed recipe never reuses an old tag."""
-    return "".join([_USER, _TAIL, _UV_HEAD, _UV_LAYER, _PIP, FINAL_STAGE])
+    return "".join([_USER, _TAIL, _UV_HEAD, _UV_INSTALL, _UV_LAYER_CLASSIC, _UV_LAYER_BUILDKIT, _PIP, FINAL_STAGE])

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from automation.images.build import BuildOptions, discover
+from automation.images.buildkit import SHOWN_SUFFIX
 from tests.conftest import HOST_CA, REPO, need, run_cli
 
 BUILT = ("notebook", "pandas-basic")
@@ -110,7 +111,8 @@ def test_dry_run_registry_push_plan(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     remote = f"europe-west1-docker.pkg.dev/my-project/airflow/pandas-basic:{tag}"
     assert _plan(result.stdout) == [
-        f"docker build --tag pandas-basic:{tag} --label airflow-automation.image=pandas-basic images/pandas-basic",
+        f"docker build --tag pandas-basic:{tag} --label airflow-automation.image=pandas-basic images/pandas-basic"
+        f"  {SHOWN_SUFFIX}",
         "gcloud auth configure-docker europe-west1-docker.pkg.dev --quiet",
         f"docker tag pandas-basic:{tag} {remote}",
         f"docker push {remote}",

@@ -27,10 +27,31 @@ def test_one_stage_per_layer_copied_in_order_then_the_launcher() -> None:
     copies = re.findall(r"^COPY (\S+) ", final, re.MULTILINE)
     assert copies == [*[f"--from=layer-{i}" for i in range(len(names))], "launch.py"]
     assert re.findall(r"^# layer \d+: (\S+) ", final, re.MULTILINE) == names
-    # Each stage installs only its own slice, offline, hashes checked.
+    # Each stage installs only its own slice, offline, hashes checked, its wheels bind-mounted (never a layer).
     assert text.count("--offline --no-index") == len(names)
     assert text.count("--require-hashes --no-deps") == len(names)
-    assert "rm -rf /opt/venv/lib/python3.12/site-packages/pandas/tests" in text
+    assert re.findall(r"--mount=type=bind,source=(\S+),target=/tmp/layer", text) == [
+        f"layers/{i}" for i in range(len(names))]
+    assert "COPY layers/" not in text
+    # pandas' tests go before the bytecode is compiled, so no time is spent compiling them.
+    install = text.split("FROM venv AS layer-0\n", 1)[1]
+    assert install.index("rm -rf /opt/venv/lib/python3.12/site-packages/pandas/tests") < install.index("compileall")
+
+
+def test_the_classic_form_copies_the_wheels_in_and_installs_the_same() -> None:
+    """Without BuildKit a stage cannot mount: it copies its wheels in and deletes them after; the install command
+    itself is the same text, so both builders put the same files in the image."""
+    buildkit, classic = _recipe().uv(), _recipe().uv(buildkit=False)
+    assert "--mount" not in classic
+    names = [layer.name for layer in _recipe().layers]
+    assert re.findall(r"^COPY (layers/\d+/) /tmp/layer/$", classic, re.MULTILINE) == [
+        f"layers/{i}/" for i in range(len(names))]
+
+    def installs(text: str) -> list[str]:
+        return re.findall(r"(UV_NO_CACHE=1 .*?\|\| true; \})", text, re.DOTALL)
+
+    assert installs(classic) == installs(buildkit) and len(installs(classic)) == len(names)
+    assert buildkit.split(f"AS {FINAL_STAGE}\n", 1)[1] == classic.split(f"AS {FINAL_STAGE}\n", 1)[1]
 
 
 def test_the_tag_changes_with_the_recipe_and_the_base() -> None:
