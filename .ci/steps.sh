@@ -48,6 +48,13 @@ if ! docker info >/dev/null 2>&1; then
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null
 fi
+# A Docker engine that enabled IP forwarding itself (started before the cluster) set iptables' FORWARD policy to
+# DROP, which cuts pods off from Services on this host's bridge (task pods then time out on the API server).
+for net in ${CI_POD_NETWORKS:-}; do
+  for dir in -s -d; do
+    as_root iptables -C FORWARD "$dir" "$net" -j ACCEPT 2>/dev/null || as_root iptables -I FORWARD "$dir" "$net" -j ACCEPT
+  done
+done
 
 step "PostgreSQL (metadata DB and the database example)"
 bash .ci/postgres.sh

@@ -24,9 +24,12 @@ from dataclasses import dataclass
 from automation.images.lock import Layer
 
 # Airflow's convention: uid 50000, group 0 (an arbitrary uid on OpenShift-like clusters can still write).
+# WORKDIR right after the user: BuildKit makes a (tiny) layer of it, which must come before the packages so that
+# the launcher stays the last layer (a changed launcher or a new requirement then leaves the rest as they were).
 _USER = """\
 RUN useradd --uid 50000 --gid 0 --home-dir /home/airflow --create-home --no-log-init airflow \\
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb /root/.cache
+WORKDIR /home/airflow
 """
 _TAIL = """\
 # The task launcher (images/launcher/launch.py): runs a task script from the DAGs mount or from a bucket
@@ -35,7 +38,6 @@ COPY launch.py /opt/automation/launch.py
 ENV PATH=/opt/venv/bin:$PATH VIRTUAL_ENV=/opt/venv PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \\
     HOME=/home/airflow
 USER 50000:0
-WORKDIR /home/airflow
 """
 _UV_HEAD = """\
 # Rendered by automation/images/recipe.py for image {image}: one stage per layer, see that module.
