@@ -161,7 +161,7 @@ def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> Buil
     """
     report = BuildReport()
     labels = {"airflow-automation.image": image.name}
-    cmd = ["docker", "build", "--tag", ref, "--label", f"airflow-automation.image={image.name}"]
+    cmd = ["docker", "build", "--tag", ref, *[x for k, v in labels.items() for x in ("--label", f"{k}={v}")]]
     if options.no_cache:
         cmd.append("--no-cache")
     if runner.dry_run:

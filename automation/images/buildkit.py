@@ -14,17 +14,18 @@ timed, printed with -v, and a failing step's own last lines make the error messa
 from __future__ import annotations
 
 import json
+import shlex
 import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from automation.core.errors import UserError
 from automation.core.runner import Result, Runner
-from automation.images.buildkit_status import Log, Vertex, decode
+from automation.images.buildkit_status import STDERR, Log, Vertex, decode
 from automation.images.engine import client
 
 # A step's own output kept for the error message when it fails.
@@ -45,12 +46,14 @@ class Trace:
     started: float = field(default_factory=time.time)
     ended: float = 0.0
     steps: dict[str, Vertex] = field(default_factory=dict)
-    logs: dict[str, list[str]] = field(default_factory=dict)
+    # vertex -> its last lines, per stream: a step's stdout and stderr arrive as separate messages, in no fixed
+    # order between the two, so the error message takes the last line the step wrote to stderr when it wrote any.
+    logs: dict[str, dict[int, list[str]]] = field(default_factory=dict)
 
     def add(self, item: Vertex | Log) -> Vertex | None:
         """Merge one decoded item; returns the step when this message completed it."""
         if isinstance(item, Log):
-            lines = self.logs.setdefault(item.vertex, [])
+            lines = self.logs.setdefault(item.vertex, {}).setdefault(item.stream, [])
             lines.extend(line for line in item.text.splitlines() if line.strip())
             del lines[:-_LOG_LINES_KEPT]
             return None
@@ -68,6 +71,12 @@ class Trace:
 
     def failed(self) -> Vertex | None:
         return next((v for v in self.ordered() if v.error), None)
+
+    def last_words(self, step: Vertex) -> str:
+        """The step's last stderr line, else its last stdout line, else BuildKit's own error."""
+        streams = self.logs.get(step.digest, {})
+        lines = streams.get(STDERR) or next((v for v in streams.values() if v), [])
+        return lines[-1].strip() if lines else step.error
 
 
 def _context_tar(context: Path, into: Path) -> None:
@@ -121,22 +130,21 @@ def build(runner: Runner, context: Path, ref: str, *, labels: dict[str, str], bu
         finally:
             done.set()
     trace.ended = time.time()
-    runner.history.append(Result(shown.split(), 0 if not error else 1, "", error, time.monotonic() - t0))
+    runner.history.append(Result(shlex.split(shown), 0 if not error else 1, "", error, time.monotonic() - t0))
     if error:
         step = trace.failed()
         if step is None:
             raise UserError(f"the build of {ref} failed: {error}", fix)
-        lines = trace.logs.get(step.digest, [])
-        said = lines[-1].strip() if lines else step.error
+        said = trace.last_words(step)
         name = step.name if len(step.name) <= 90 else step.name[:87] + "..."
         raise UserError(f"the build of {ref} failed at {name}: {said[:300]}", fix)
     return trace
 
 
-def _follow(lines: object, trace: Trace, runner: Runner, on_step: Callable[[Vertex], None] | None) -> str:
+def _follow(lines: Iterable[bytes], trace: Trace, runner: Runner, on_step: Callable[[Vertex], None] | None) -> str:
     """Read the engine's JSON stream to its end; returns the build's error, or "" when it succeeded."""
     error = ""
-    for raw in lines:  # type: ignore[attr-defined]
+    for raw in lines:
         if not raw:
             continue
         try:

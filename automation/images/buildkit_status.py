@@ -16,7 +16,8 @@ from dataclasses import dataclass
 # Field numbers, from buildkit's control.proto.
 _RESPONSE_VERTEX, _RESPONSE_LOG = 1, 3
 _VERTEX_DIGEST, _VERTEX_NAME, _VERTEX_CACHED, _VERTEX_STARTED, _VERTEX_COMPLETED, _VERTEX_ERROR = 1, 3, 4, 5, 6, 7
-_LOG_VERTEX, _LOG_MSG = 1, 4
+_LOG_VERTEX, _LOG_STREAM, _LOG_MSG = 1, 3, 4
+STDERR = 2
 _TIMESTAMP_SECONDS, _TIMESTAMP_NANOS = 1, 2
 _VARINT, _FIXED64, _BYTES, _FIXED32 = 0, 1, 2, 5
 
@@ -37,6 +38,7 @@ class Vertex:
 class Log:
     vertex: str
     text: str
+    stream: int = 1  # 1 stdout, 2 stderr (STDERR)
 
 
 def _varint(data: bytes, at: int) -> tuple[int, int]:
@@ -107,4 +109,6 @@ def decode(aux: str) -> Iterator[Vertex | Log]:
             yield _vertex(value)
         elif number == _RESPONSE_LOG:
             parts = dict(_fields(value))
-            yield Log(_text(parts.get(_LOG_VERTEX, b"")), _text(parts.get(_LOG_MSG, b"")))
+            stream = parts.get(_LOG_STREAM, 1)
+            yield Log(_text(parts.get(_LOG_VERTEX, b"")), _text(parts.get(_LOG_MSG, b"")),
+                      stream if isinstance(stream, int) else 1)
