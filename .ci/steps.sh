@@ -107,6 +107,13 @@ bash .ci/postgres.sh --reset
 step "lint"
 nox -s lint
 
+if [ -z "${WORKER_BASE_IMAGE:-}" ]; then
+  step "worker images' base (debootstrap; no registry to pull one from)"
+  bash .ci/worker-base.sh
+fi
+step "every session a user runs (status, render, dags, up, images, e2e, logs, airflow, task, doctor, down), each from the lock"
+bash .ci/user-sessions.sh
+
 step "tests (nox -s tests), cluster tests included"
 nox -s tests -- -p no:cacheprovider
 step "targets matrix: up --dry-run, render (validated) and the parity check for local, existing, gke, composer, composer-rehearsal"

