@@ -4,12 +4,13 @@ only the cluster differing, and the workflow downloads no tool without a checksu
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 import yaml
 
 from automation.settings import load_target
-from tests.conftest import REPO
+from tests.conftest import REPO, need
 
 WORKFLOW = REPO / ".github/workflows/ci.yml"
 CLUSTER_HOOKS = ("cluster_tools()", "cluster_start()", "cluster_airflow_image()", "cluster_tools_title=",
@@ -64,3 +65,21 @@ def test_minikube_fits_a_github_runner_and_the_test_target_is_its_cluster(monkey
     assert ci.mounts is not None and local.mounts is not None
     assert (ci.mounts.dags.node, ci.mounts.data.node) == (local.mounts.dags.node, local.mounts.data.node)
     assert load_target("ci-rehearsal").provider == "composer-rehearsal"
+
+
+def test_every_path_and_session_a_workflow_or_ci_script_names_exists() -> None:
+    """A workflow step naming a test file that moved makes pytest exit 4 and skips everything after it."""
+    need(shutil.which("nox") is not None, "nox (the README's requirement)")
+    listed = subprocess.run(["nox", "-l"], cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
+    # "* NAME -> doc" for the default selection, "- NAME -> doc" for the others.
+    sessions = set(re.findall(r"^[*-] (\S+) ->", listed.stdout, re.M))
+    assert {"up", "tests", "lint", "lock"} <= sessions
+    texts = {path: path.read_text() for path in [*(REPO / ".github/workflows").glob("*.yml"), *(REPO / ".ci").iterdir()]
+             if path.is_file()}
+    for path, text in texts.items():
+        for named in re.findall(r"\btests/[A-Za-z0-9_/.-]+\.py\b", text):
+            assert (REPO / named).is_file(), f"{path.name} names {named}, which does not exist"
+        for named in re.findall(r"\bnox -s ([a-z][a-z0-9-]*)", text):
+            assert named in sessions, f"{path.name} runs `nox -s {named}`, which noxfile.py does not define"
+        for named in re.findall(r"\bbash (\.ci/[A-Za-z0-9_./-]+)", text):
+            assert (REPO / named).is_file(), f"{path.name} runs {named}, which does not exist"
