@@ -111,7 +111,7 @@ if [ -z "${WORKER_BASE_IMAGE:-}" ]; then
   step "worker images' base (debootstrap; no registry to pull one from)"
   bash .ci/worker-base.sh
 fi
-step "every session a user runs (status, render, dags, up, images, e2e, logs, airflow, task, doctor, down), each from the lock"
+step "every session a user runs (lock, status, render, dags, up, images, e2e, logs, airflow, task, doctor, restart, down), each from the lock"
 bash .ci/user-sessions.sh
 
 step "tests (nox -s tests), cluster tests included"

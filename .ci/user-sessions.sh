@@ -12,6 +12,9 @@ out=$(mktemp -d)
 t0=$SECONDS
 session() { echo "-- [sessions $((SECONDS - t0))s] nox -s $*"; nox -s "$@"; }
 
+# The lock session on an unchanged pyproject.toml: it must find nothing to change.
+session lock
+git diff --exit-code --stat uv.lock
 session status -- --target ci
 session render -- --target ci --out "$out/render"
 session dags -- --target ci
@@ -19,9 +22,11 @@ session up -- --target ci
 session images -- --target ci --base-image "$base" "${ca[@]}"
 session e2e -- --target ci --dag example1 --timeout 600
 session logs -- --target ci --dag example1 --task extract
+session logs -- --target ci scheduler --tail 5
 session airflow -- --target ci dags list
 session task -- --target ci example1 extract
 session doctor -- --target ci
+session restart -- --target ci triggerer
 session down -- --target ci --purge --yes
 # `images` wrote the tags of CI's base into the committed file; the checkout stays as cloned.
 git checkout -- dags/common/images.json
