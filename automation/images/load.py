@@ -14,6 +14,7 @@ from typing import IO
 from automation.core.errors import UserError
 from automation.core.runner import Result, Runner, mask
 from automation.images.engine import client as engine_client
+from automation.images.reference import holds, node_image_names, on_every_node
 from automation.settings.model import Target
 
 
@@ -70,9 +71,8 @@ class Loader:
 
             state = provider_for(self.runner, self.target).state()
             nodes = state.list("Node") if isinstance(state, LiveCluster) else []
-            self._node_images = [{name for image in (node.get("status") or {}).get("images") or []
-                                  for name in image.get("names") or []} for node in nodes]
-        return bool(self._node_images) and all(_holds(names, ref) for names in self._node_images)
+            self._node_images = node_image_names(nodes)
+        return on_every_node(self._node_images, ref)
 
     def _none(self, ref: str) -> None:
         self.runner.ok(f"{ref}: load none (the cluster uses this machine's Docker images)")
@@ -179,7 +179,7 @@ class Loader:
         if not Path(socket).exists():
             return False
         listed = self.runner.try_read([*ctr, "images", "ls", "-q"], timeout=60)
-        return listed is not None and _holds(set(listed.stdout.split()), ref)
+        return listed is not None and holds(listed.stdout.split(), ref)
 
     def _stream_into(self, ref: str, cmd: list[str], *, fix: str, timeout: float = 1800,
                      heartbeat: float = 30) -> None:
@@ -302,9 +302,3 @@ def push_counts(output: str) -> tuple[int, int]:
     # "Mounted from OTHER": the registry had the blob under another repository and links it, nothing is sent.
     return (sum(line.endswith(": Pushed") for line in lines),
             sum(line.endswith(": Layer already exists") or ": Mounted from " in line for line in lines))
-
-
-def _holds(names: set[str], ref: str) -> bool:
-    """Whether a runtime's image names include `ref` (Docker's short NAME:TAG is docker.io/library/NAME:TAG
-    there, and a registry's host may be added in front)."""
-    return any(name == ref or name.endswith(f"/{ref}") for name in names)

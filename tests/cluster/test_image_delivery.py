@@ -3,13 +3,17 @@ names (CI: Debian's docker-registry on 127.0.0.1:5000), pulled by the node's con
 
 One image is built, then built again with one requirement added: the second build reuses every earlier layer,
 the push sends only what changed, and a pod imports the new package. The fallback (the registry does not
-answer: the whole image is copied into the node under the same name) is exercised on the same image.
+answer: the whole image is copied into the node under the same name) is exercised on the same image, and so
+is a copy for an image the node holds only under its registry name (which is not the name pods use).
 """
 
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -25,7 +29,7 @@ from automation.core.runner import Runner
 from automation.images.build import BuildOptions, BuildReport, Image, build
 from automation.images.load import Loader, registry_answers
 from automation.settings import Target, load_target
-from tests.cluster.support import cluster_target
+from tests.cluster.support import cluster_target, wait_until
 from tests.conftest import docker_available, need
 
 pytestmark = pytest.mark.cluster
@@ -47,6 +51,9 @@ TABULATE = """tabulate==0.10.0 \\
     # via -r requirements.in
 """
 NAMESPACE = "image-delivery-test"
+# The node's containerd as this machine reaches it (the single-node cluster of .ci/cluster/shared-kube.sh).
+CONTAINERD_SOCKET = Path(os.environ.get("KUBE_HOME", "/var/tmp/kube-harness")) / "run" / "containerd.sock"
+CONTAINERD = ["ctr", "--address", str(CONTAINERD_SOCKET), "-n", "k8s.io"]
 
 
 @dataclass
@@ -172,6 +179,58 @@ def test_registry_down_falls_back_to_copying_the_whole_image(delivery: Delivery,
     # Under the name pods use (a registry that does not even resolve): present on the node, so never pulled.
     remote = f"delivery.invalid:5000/{ref}"
     assert _run_pod(d, remote, "import six; print('fallback', six.__version__)").strip() == "fallback 1.17.0"
+
+
+def _containerd_names() -> set[str]:
+    listed = subprocess.run([*CONTAINERD, "images", "ls", "-q"], capture_output=True, text=True, timeout=120,
+                            check=True)
+    return set(listed.stdout.split())
+
+
+def _node_image_names(d: Delivery) -> set[str]:
+    nodes = json.loads(_kubectl(d, "get", "nodes", "-o", "json").stdout)["items"]
+    return {name for node in nodes
+            for image in node["status"].get("images") or [] for name in image.get("names") or []}
+
+
+def test_an_image_held_only_under_its_registry_name_is_still_copied(delivery: Delivery, tmp_path: Path) -> None:
+    """After a registry delivery the node holds 127.0.0.1:5000/NAME:TAG; a pod naming NAME:TAG pulls
+    docker.io/library/NAME:TAG, so a copy by `command` must not take the registry name for it."""
+    d = delivery
+    need(CONTAINERD_SOCKET.exists() and shutil.which("ctr") is not None,
+         f"the node's containerd at {CONTAINERD_SOCKET} and ctr (a node this machine runs)")
+    image = _write_image(d.folder / f"{d.name}-exact", ("six", SIX))
+    ref = f"{image.name}:{image.tag(d.options)}"
+    short = f"docker.io/library/{ref}"
+    remote = f"{d.target.images.cluster_registry()}/{ref}"
+    build(Runner(out=io.StringIO()), image, ref, d.options)
+    try:
+        # The registry name is imported, not pulled by a pod: the kubelet (1.35+, KubeletEnsureSecretPulledImages)
+        # ties an image it pulled to the repository it pulled it from, and would then pull again for a pod
+        # naming the same image otherwise. The image is new to the node (its name, hence its id, is this run's).
+        subprocess.run(["docker", "tag", ref, remote], check=True, capture_output=True, timeout=120)
+        imported = subprocess.run(["bash", "-o", "pipefail", "-c",
+                                   f"docker save {remote} | {shlex.join(CONTAINERD)} images import -"],
+                                  capture_output=True, text=True, timeout=600)
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+        subprocess.run([*CONTAINERD, "images", "rm", short], capture_output=True, timeout=120)
+        held = _containerd_names()
+        assert remote in held and short not in held, held
+        # The loader reads the nodes' images from the kubelet's report, which follows its next status update.
+        wait_until(lambda: remote in _node_image_names(d), 120, f"the node to report {remote} in its images")
+        assert short not in _node_image_names(d)
+
+        overlay = tmp_path / "overlay.yaml"
+        overlay.write_text(f"targets:\n  copy:\n    extends: {d.target.name}\n    images: {{load: command}}\n")
+        copy = load_target("copy", [str(overlay)])  # the CI target's fallback command, as its load
+        assert copy.images.command == d.target.images.command
+        out = _load(copy, ref)
+        assert "already on the cluster's nodes" not in out, out
+        assert short in _containerd_names(), out
+        assert _run_pod(d, ref, "import six; print('copied', six.__version__)").strip() == "copied 1.17.0"
+    finally:
+        subprocess.run([*CONTAINERD, "images", "rm", short, remote], capture_output=True, timeout=120)
+        subprocess.run(["docker", "rmi", remote, ref], capture_output=True, timeout=120)
 
 
 def test_build_report_names_each_phase(delivery: Delivery) -> None:

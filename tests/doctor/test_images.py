@@ -32,6 +32,13 @@ def test_a_missing_image_blocks_and_names_images(probe_for: Callable[..., Probe]
     assert finding.fix == "nox -s images -- --target existing"
 
 
+def test_an_image_held_only_under_a_registry_name_is_missing(probe_for: Callable[..., Probe]) -> None:
+    # Left by an earlier registry delivery: this target's pods name pandas-basic:aaaa, which the node lacks.
+    probe = probe_for("existing", nodes("127.0.0.1:5000/pandas-basic:aaaa", "docker.io/library/notebook:bbbb"))
+    finding = check.check_images(probe)
+    assert finding.status == "blocker" and finding.message.startswith("pandas-basic:aaaa not on the nodes")
+
+
 def test_the_registry_prefix_is_part_of_the_name(probe_for: Callable[..., Probe], tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     overlay = tmp_path / "o.yaml"

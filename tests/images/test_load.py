@@ -12,12 +12,14 @@ import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.images.load import Loader
+from automation.k8s.cluster import LiveCluster
 from automation.settings import load_target
 from automation.settings.model import Target
 from tests.conftest import docker_available, need, run_cli
@@ -161,3 +163,39 @@ targets:
     assert result.returncode == 0, result.stderr
     plan = [line.split("$ ", 1)[1] for line in result.stdout.splitlines() if "[dry-run] $ " in line]
     assert plan[-1] == f"ctr --address {tmp_path / 'absent.sock'} -n k8s.io images import -"
+
+
+class _Nodes(LiveCluster):
+    """One node whose kubelet reports `names` as its images."""
+
+    def __init__(self, *names: str):
+        self.names = list(names)
+
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+        assert kind == "Node"
+        return [{"metadata": {"name": "n"}, "status": {"images": [{"names": self.names}]}}]
+
+
+@pytest.mark.parametrize(("on_node", "skipped"), [
+    ("docker.io/library/pandas-basic:0123", True),
+    # A registry delivery's leftover is another image: a pod naming pandas-basic:0123 would pull docker.io's.
+    ("127.0.0.1:5000/pandas-basic:0123", False),
+])
+def test_command_load_skips_only_an_image_the_nodes_hold_by_its_exact_name(
+        on_node: str, skipped: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("targets:\n  nodes:\n    extends: existing\n"
+                       "    images: {load: command, command: 'docker save {image} | import-somewhere'}\n")
+    target = load_target("nodes", [str(overlay)])
+
+    class Provider:
+        def state(self) -> LiveCluster:
+            return _Nodes(on_node)
+
+    monkeypatch.setattr("automation.providers.provider_for", lambda runner, target: Provider())
+    runner = Runner(dry_run=True, out=io.StringIO())
+    Loader(runner, target).load("pandas-basic:0123")
+    out = runner.out.getvalue()  # type: ignore[attr-defined]
+    assert ("pandas-basic:0123: already on the cluster's nodes" in out) is skipped, out
+    assert _plan(runner) == ([] if skipped else ["bash -o pipefail -c docker save pandas-basic:0123 | "
+                                                 "import-somewhere"])

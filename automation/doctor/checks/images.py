@@ -4,22 +4,11 @@ registry."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from automation.doctor.findings import Finding, blocker, not_applicable, ok, warn
 from automation.doctor.probe import Probe
 from automation.images.load import manifest_exists, registry_for
+from automation.images.reference import node_image_names, on_every_node
 from automation.settings.image_tags import read_tags
-
-
-def node_holds(names: set[str], ref: str) -> bool:
-    """A runtime lists Docker's short NAME:TAG as docker.io/library/NAME:TAG (the rule images.load uses)."""
-    return any(name == ref or name.endswith(f"/{ref}") for name in names)
-
-
-def node_images(nodes: list[dict[str, Any]]) -> list[set[str]]:
-    return [{name for image in (node.get("status") or {}).get("images") or [] for name in image.get("names") or []}
-            for node in nodes]
 
 
 def is_cloud(host: str) -> bool:
@@ -41,8 +30,8 @@ def check_images(probe: Probe) -> Finding:
     prefix = target.images.cluster_registry()
     plain = [f"{name}:{tag}" for name, tag in sorted(tags.items())]
     refs = {image: f"{prefix}/{image}" if prefix else image for image in plain}
-    held = node_images(live.list("Node"))
-    missing = [image for image, ref in refs.items() if not (held and all(node_holds(names, ref) for names in held))]
+    held = node_image_names(live.list("Node"))
+    missing = [image for image, ref in refs.items() if not on_every_node(held, ref)]
     pushed = registry_for(target) if target.images.load == "registry" else None
     if missing and pushed and is_cloud(pushed.split("/", 1)[0]):
         return not_applicable("worker images", f"nodes pull {', '.join(missing)} from {pushed} when a pod starts "
