@@ -111,6 +111,7 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("shell", "An interactive shell in a component (-- [COMPONENT], default scheduler).", ()),
     ("airflow", "Any Airflow CLI command in the scheduler (-- dags list); its exit code passed through.", ()),
     ("restart", "Roll Airflow's components (-- [COMPONENT...]) and wait until ready; nothing else touched.", ()),
+    ("prune", "Delete the target's failed and never-started task pods (-- --dry-run lists them).", ()),
     ("rotate-fernet-key", "Rotate the Fernet key (NEW,OLD, re-encrypt); `-- --finish` drops the old key.", ()),
     ("tools", "Install the pinned minikube, kubectl and helm into .tools/bin, each checked against its sha256.", ()),
 )

@@ -26,6 +26,7 @@ session logs -- --target ci scheduler --tail 5
 session airflow -- --target ci dags list
 session task -- --target ci example1 extract
 session doctor -- --target ci
+session prune -- --target ci
 session restart -- --target ci triggerer
 session down -- --target ci --purge --yes
 # `images` wrote the tags of CI's base into the committed file; the checkout stays as cloned.

@@ -1,4 +1,4 @@
-"""Day-2 commands on a running target: logs (components and tasks), shell, airflow -- ARGS, restart."""
+"""Day-2 commands on a running target: logs (components and tasks), shell, airflow -- ARGS, restart, prune."""
 
 from __future__ import annotations
 
@@ -105,6 +105,15 @@ def _restart(args: argparse.Namespace, runner: Runner) -> None:
     from automation.providers import provider_for
 
     restart(provider_for(runner, target_of(args)), args.components, args.timeout)
+
+
+@command("prune", "delete the target's failed and never-started task pods (their logs and events stay in the task "
+                  "logs); --dry-run lists them")
+def _prune(args: argparse.Namespace, runner: Runner) -> None:
+    from automation.day2.prune import prune
+    from automation.providers import provider_for
+
+    prune(provider_for(runner, target_of(args)))
 
 
 def _after_dashes(words: list[str]) -> list[str]:

@@ -196,6 +196,7 @@ class Provider:
             namespace=self.target.namespace,
             data_root=self.target.data_root,
             image_registry=self.target.images.cluster_registry(),
+            keep_failed_pods=self.target.keep_failed_pods,
         )
 
     def project_objects(self) -> list[ConfigMap | Secret]:

@@ -202,6 +202,11 @@ class Target:
     images: Images = field(default_factory=Images)
     # Where task pods find their project's data: a path inside the pod, or gs://BUCKET.
     data_root: str = "/data"
+    # Failed task pods kept per project (the newest), for `kubectl logs/describe`; older ones, and every task pod
+    # that never started, are deleted when a task of the project ends. Their logs and events are in task logs.
+    # The default is the contract's KEEP_FAILED_PODS (a test keeps them equal): the contract file is loaded from
+    # dags/ by path, which settings alone must not need.
+    keep_failed_pods: Annotated[int, Field(ge=0)] = 3
     # Airflow components that cannot run on a cluster (for example statsd where its image cannot be pulled).
     disable: list[str] = field(default_factory=list)
     # The Airflow this target runs, when it is not the pinned one (versions.py).

@@ -1,14 +1,17 @@
 """The task-pod contract: the one definition of what a target tells the DAG helpers, and of the names both
 sides use. The automation package writes it (`TaskPodFacts.to_env()` becomes the Airflow components'
 environment on every target); `common.utils` reads it (`TaskPodFacts.from_env()`) when a DAG file builds its
-task pods. Standard library only: it must import inside any Airflow image that holds just `dags/`.
+task pods. Also the one rule of which task pods are leftovers (`leftovers`): the operator applies it when its
+task ends, `prune` and `doctor` on the cluster. Standard library only: it must import inside any Airflow image
+that holds just `dags/`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 # Names task pods use, the same on every target: each target decides what backs them.
 DAGS_CLAIM = "airflow-dags"
@@ -37,6 +40,14 @@ GCS_EMULATOR = "gcs-emulator"
 GCS_EMULATOR_PORT = 9023
 # gcloud's KEY=VALUE lists cannot carry an empty value: "no value" is written as this word.
 NONE = "none"
+# Labels of task pods: `project_task` sets PROJECT_LABEL (with "dag" and "task"); the provider's operator sets
+# OPERATOR_LABEL=True on every pod it makes and CHECKED_LABEL=True on one its task is done with (not succeeded).
+PROJECT_LABEL = "project"
+OPERATOR_LABEL = "kubernetes_pod_operator"
+CHECKED_LABEL = "already_checked"
+# Failed task pods that ran, kept per project for `kubectl logs/describe` (the newest ones); their log and events
+# are in the task's log either way. A target's `keep_failed_pods` setting overrides it.
+KEEP_FAILED_PODS = 3
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,7 @@ class TaskPodFacts:
     image_registry: str = ""
     # Only where a GCS emulator stands in for Cloud Storage (the Composer rehearsal); "" everywhere else.
     storage_emulator_host: str = ""
+    keep_failed_pods: int = KEEP_FAILED_PODS
 
     @staticmethod
     def env_name(field_name: str) -> str:
@@ -83,7 +95,12 @@ class TaskPodFacts:
             if raw is None:
                 continue
             text = "" if raw == NONE else raw
-            values[f.name] = _annotations(text) if f.name == "pod_annotations" else text
+            if f.name == "pod_annotations":
+                values[f.name] = _annotations(text)
+            elif isinstance(f.default, int):
+                values[f.name] = _count(cls.env_name(f.name), text)
+            else:
+                values[f.name] = text
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -100,6 +117,53 @@ def emulator_env(endpoint: str) -> dict[str, str]:
         # The emulator has no hierarchical-namespace API for gcsfs to probe.
         "GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT": "false",
     }
+
+
+def never_started(pod: Mapping[str, Any]) -> bool:
+    """No container of the pod (as the API gives it: camelCase) ever ran: it is still Pending (not scheduled, its
+    image not pulled, a volume not mounted) or ended before one started (evicted, refused by the kubelet). Such a
+    pod has no log to keep, and a Pending one holds its requests on the node for as long as it exists."""
+    status = pod.get("status") or {}
+    if status.get("phase") in ("Running", "Succeeded"):
+        return False
+    for container in status.get("containerStatuses") or []:
+        state, last = container.get("state") or {}, container.get("lastState") or {}
+        if state.get("running") or state.get("terminated") or last.get("terminated"):
+            return False
+    return True
+
+
+def not_started_reason(pod: Mapping[str, Any]) -> str:
+    """Why a pod has not started, in the cluster's words: a container's waiting reason (ImagePullBackOff), the
+    scheduler's (Unschedulable), or the pod's phase."""
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        reason = ((container.get("state") or {}).get("waiting") or {}).get("reason")
+        if reason and reason != "ContainerCreating":
+            return str(reason)
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return str(condition.get("reason") or "not scheduled")
+    return str(status.get("reason") or status.get("phase") or "Pending")
+
+
+def leftovers(pods: Sequence[Mapping[str, Any]], keep_failed: int) -> list[tuple[Mapping[str, Any], str]]:
+    """Which of one project's task pods, all of them pods their task is done with, to delete, each with why: every
+    pod that never started, and the failed ones beyond the newest `keep_failed`. Pods being deleted are left out;
+    succeeded ones are not touched (the operator deletes them, unless its DAG asked to keep them)."""
+    live = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+    doomed = [(p, f"never started ({not_started_reason(p)})") for p in live if never_started(p)]
+    failed = [p for p in live if (p.get("status") or {}).get("phase") == "Failed" and not never_started(p)]
+    failed.sort(key=lambda p: str((p.get("metadata") or {}).get("creationTimestamp") or ""), reverse=True)
+    why = f"failed, older than the newest {keep_failed} kept" if keep_failed else "failed"
+    doomed += [(p, why) for p in failed[keep_failed:]]
+    return doomed
+
+
+def _count(name: str, text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{name}: expected a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 def _annotations(text: str) -> dict[str, str]:

@@ -92,7 +92,7 @@ def test_composer_dry_run_plan(overlay: Path) -> None:
     # Every fact is set, "none" standing for no value: an unset one would fall back to the local default.
     env = ("AUTOMATION_CODE_ROOT=gs://europe-west1-airflow-00000000-bucket/dags,AUTOMATION_DAGS_CLAIM=none,"
            "AUTOMATION_DATA_CLAIM=none,AUTOMATION_DATA_ROOT=gs://my-gcp-project-airflow-data,"
-           "AUTOMATION_IMAGE_REGISTRY=europe-west1-docker.pkg.dev/my-gcp-project/airflow,"
+           "AUTOMATION_IMAGE_REGISTRY=europe-west1-docker.pkg.dev/my-gcp-project/airflow,AUTOMATION_KEEP_FAILED_PODS=3,"
            "AUTOMATION_NAMESPACE=composer-user-workloads,AUTOMATION_POD_ANNOTATIONS=none,"
            "AUTOMATION_SERVICE_ACCOUNT=default,AUTOMATION_STORAGE_EMULATOR_HOST=none,AUTOMATION_TARGET=composer")
     expected = [

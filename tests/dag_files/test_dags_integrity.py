@@ -101,6 +101,7 @@ def test_dag_conventions(dagbag) -> None:
 
 def test_every_task_builds_a_valid_hardened_pod(dagbag) -> None:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from common.utils.project_pod import ProjectPodOperator
 
     checked = 0
     for dag_id, dag in dagbag.dags.items():
@@ -147,7 +148,9 @@ def test_every_task_builds_a_valid_hardened_pod(dagbag) -> None:
             assert (labels["project"], labels["dag"], labels["task"]) == (project, dag_id, task.task_id), where
             assert pod["metadata"]["namespace"] == "airflow" and spec["serviceAccountName"] == "default", where
             assert task.on_finish_action.value == "delete_succeeded_pod", where
-            assert task.get_logs is True, where
+            # The operator that deletes a pod that never started, and logs a failed pod's events (project_pod.py).
+            assert isinstance(task, ProjectPodOperator), where
+            assert task.get_logs is True and task.log_events_on_failure is True, where
             checked += 1
     assert checked >= 6
 

@@ -54,3 +54,37 @@ def test_minikube_smaller_than_its_settings_says_so(probe_for: Callable[..., Pro
     finding = check_resources(probe_for("local", small, cpus=2, memory_mb=4096))
     assert finding.status == "warn" and "the node has 2 CPU / 2048 MB" in finding.message
     assert "down -- --purge" in finding.fix
+
+
+def task_pod(name: str, waiting: str | None, *, checked: bool = False, namespace: str = "airflow",
+             phase: str = "Pending") -> dict:
+    labels = {"kubernetes_pod_operator": "True", "project": "example1", "dag_id": "d", "task_id": "t"}
+    if checked:
+        labels["already_checked"] = "True"
+    statuses = [{"name": "base", "state": {"waiting": {"reason": waiting}}}] if waiting else []
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels,
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"phase": phase, "containerStatuses": statuses},
+            "spec": {"containers": [{"resources": {"requests": {"cpu": "100m", "memory": "256Mi"}}}]}}
+
+
+def test_a_full_cluster_names_the_targets_own_leftover_task_pods(probe_for: Callable[..., Probe]) -> None:
+    stuck = [task_pod(f"example1-extract-{i}", "ImagePullBackOff") for i in range(17)]
+    # Not leftovers: a pod still waiting for room (its task may still take it), and another namespace's pod.
+    waiting = task_pod("example1-load-w", None)
+    elsewhere = task_pod("example1-extract-x", "ImagePullBackOff", namespace="team-b")
+    full = FakeCluster({"Node": [node("2", "8Gi")], "Pod": [pod("150m", "1Gi"), *stuck, waiting, elsewhere]})
+    finding = check_resources(probe_for("existing", full))
+    assert finding.status == "blocker" and "room for 0 task pods" in finding.message
+    assert ("; 17 of this target's own task pods never started and hold 1.70 CPU / 4352Mi of it (ImagePullBackOff: 17; "
+            "example1-extract-0, example1-extract-1, example1-extract-2 and 14 more, in namespace airflow)"
+            ) in finding.message, finding.message
+    assert finding.fix == ("delete them: `nox -s prune -- --target existing` (their logs and events stay in the "
+                           "task logs)")
+
+
+def test_a_full_cluster_without_leftovers_of_ours_points_at_other_workloads(probe_for: Callable[..., Probe]) -> None:
+    full = FakeCluster({"Node": [node("2", "4Gi")], "Pod": [pod("1950m", "1Gi"), task_pod("mine", None)]})
+    finding = check_resources(probe_for("existing", full))
+    assert finding.status == "blocker" and "own task pods" not in finding.message
+    assert finding.fix is not None and finding.fix.startswith("free room on the cluster")

@@ -23,6 +23,8 @@ EXAMPLES = [
     TaskPodFacts(target="composer", namespace="composer-user-workloads", data_root="gs://data", code_root="gs://b/dags",
                  dags_claim="", data_claim="", storage_emulator_host="127.0.0.1:9023"),
     TaskPodFacts(pod_annotations={"a": "x=y,z", "b/c": "{\"json\": 1}"}),
+    TaskPodFacts(keep_failed_pods=0),
+    TaskPodFacts(keep_failed_pods=12),
 ]
 
 
@@ -53,6 +55,41 @@ def test_bad_annotations_json_raises_value_error_naming_the_variable(bad: str) -
         TaskPodFacts.from_env({"AUTOMATION_POD_ANNOTATIONS": bad})
 
 
+@pytest.mark.parametrize("bad", ["-1", "two", "1.5", ""])
+def test_a_bad_count_raises_value_error_naming_the_variable(bad: str) -> None:
+    with pytest.raises(ValueError, match="AUTOMATION_KEEP_FAILED_PODS: expected a whole number >= 0"):
+        TaskPodFacts.from_env({"AUTOMATION_KEEP_FAILED_PODS": bad})
+
+
+def test_leftovers_are_the_pods_that_never_started_and_failed_ones_beyond_the_bound() -> None:
+    def pod(name: str, phase: str, minute: int, ran: bool = False, deleting: bool = False) -> dict:
+        state = {"terminated": {"exitCode": 1}} if ran else {"waiting": {"reason": "ImagePullBackOff"}}
+        meta = {"name": name, "creationTimestamp": f"2026-01-01T00:{minute:02d}:00Z"}
+        if deleting:
+            meta["deletionTimestamp"] = "2026-01-01T01:00:00Z"
+        return {"metadata": meta, "status": {"phase": phase, "containerStatuses": [{"name": "base", "state": state}]}}
+
+    pods = [pod("failed-old", "Failed", 1, ran=True), pod("failed-new", "Failed", 9, ran=True),
+            pod("failed-mid", "Failed", 5, ran=True), pod("pulling", "Pending", 2),
+            pod("going", "Pending", 3, deleting=True), pod("done", "Succeeded", 4, ran=True),
+            pod("busy", "Running", 6, ran=True)]
+    doomed = {p["metadata"]["name"]: why for p, why in contract.leftovers(pods, keep_failed=2)}
+    assert doomed == {"pulling": "never started (ImagePullBackOff)",
+                      "failed-old": "failed, older than the newest 2 kept"}
+    assert {p["metadata"]["name"] for p, _ in contract.leftovers(pods, keep_failed=0)} == {
+        "pulling", "failed-old", "failed-mid", "failed-new"}
+    assert contract.never_started({"status": {"phase": "Pending"}})
+    assert contract.not_started_reason({"status": {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}}) == "Unschedulable"
+
+
+def test_a_target_that_says_nothing_keeps_the_contracts_number_of_failed_pods() -> None:
+    from automation.settings.model import Target
+
+    assert Target(name="t", provider="existing").keep_failed_pods == contract.KEEP_FAILED_PODS == \
+        TaskPodFacts().keep_failed_pods
+
+
 def test_absent_variables_keep_the_local_defaults() -> None:
     facts = TaskPodFacts.from_env({"AUTOMATION_TARGET": "existing", "OTHER": "ignored"})
     assert facts == TaskPodFacts(target="existing")
@@ -78,6 +115,7 @@ def test_the_class_is_the_one_defined_in_the_dags_folder() -> None:
     assert ours == theirs
     for name in ("DAGS_CLAIM", "DATA_CLAIM", "LOGS_CLAIM", "DAGS_PATH", "DATA_MOUNT", "UID", "GID",
                  "COMPOSER_NAMESPACE", "XCOM_SIDECAR", "XCOM_DIR", "XCOM_RETURN_FILE", "XCOM_RETURN_ENV",
-                 "GCSFUSE_ANNOTATION", "LAUNCHER", "NONE"):
+                 "GCSFUSE_ANNOTATION", "LAUNCHER", "NONE", "PROJECT_LABEL", "OPERATOR_LABEL", "CHECKED_LABEL",
+                 "KEEP_FAILED_PODS"):
         assert getattr(contract, name) == getattr(dags_side, name), name
     assert dags_side.TaskPodFacts.from_env(TaskPodFacts(target="gke").to_env()).target == "gke"

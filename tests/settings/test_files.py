@@ -70,6 +70,7 @@ def test_cli_overrides_resources() -> None:
         ("targets:\n  local:\n    provider: docker-swarm\n", "targets.local.provider"),
         ("targets:\n  broken: {}\n", "targets.broken.provider: missing required key"),
         ("targets:\n  local:\n    ui: {port: 80}\n", "targets.local.ui.port"),
+        ("targets:\n  local:\n    keep_failed_pods: -1\n", "targets.local.keep_failed_pods"),
         ("targets:\n  local:\n    logs: {size: lots}\n", "targets.local.logs.size: expected a quantity"),
         ("targets:\n  g:\n    provider: gke\n", "targets.g.gke: missing"),
         ("targets:\n  a: {extends: b, provider: existing}\n  b: {extends: a}\n", "extend each other in a cycle"),

@@ -1,15 +1,19 @@
-"""The target's CPU and memory against the cluster's: what its nodes can give, what is already requested, and
-(Minikube) the size the settings ask for against the size the node really has and this machine's."""
+"""The target's CPU and memory against the cluster's: what its nodes can give, what is already requested (and how
+much of it the target's own leftover task pods hold), and (Minikube) the size the settings ask for against the
+size the node really has and this machine's."""
 
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from typing import Any
 
 from automation.doctor.findings import Finding, blocker, ok, warn
 from automation.doctor.probe import Probe
+from automation.k8s.task_pods import holds_room, leftover_task_pods
 from automation.providers.base import host_memory_mb
+from automation.settings.contract import not_started_reason
 
 # A task pod's requests when its DAG gives none: dags/common/utils DEFAULT_RESOURCES (a unit test keeps them equal).
 TASK_CPU = 0.1
@@ -46,7 +50,8 @@ def check_resources(probe: Probe) -> Finding:
     nodes = live.list("Node")
     cpu = sum(quantity((n.get("status") or {}).get("allocatable", {}).get("cpu")) for n in nodes)
     memory = sum(quantity((n.get("status") or {}).get("allocatable", {}).get("memory")) for n in nodes)
-    used_cpu, used_memory = requested(live.list("Pod"))
+    pods = live.list("Pod")
+    used_cpu, used_memory = requested(pods)
     free_cpu, free_mb = cpu - used_cpu, (memory - used_memory) / 1024**2
     room = int(min(free_cpu / TASK_CPU, free_mb / TASK_MEMORY_MB)) if nodes else 0
     message = (f"{len(nodes)} node(s): {cpu:g} CPU / {memory / 1024**3:.1f} GiB allocatable, "
@@ -56,9 +61,31 @@ def check_resources(probe: Probe) -> Finding:
     if size is not None:
         return size
     if room < 1:
-        return blocker("cpu/memory", message + ": a task pod would stay Pending (FailedScheduling)",
+        message += ": a task pod would stay Pending (FailedScheduling)"
+        ours = own_leftovers(probe, pods)
+        if ours:
+            return blocker("cpu/memory", f"{message}; {ours}",
+                           f"delete them: `{probe.command('prune')}` (their logs and events stay in the task logs)")
+        return blocker("cpu/memory", message,
                        "free room on the cluster (other workloads' requests), or give it more CPU/memory")
     return ok("cpu/memory", message)
+
+
+def own_leftovers(probe: Probe, pods: list[dict[str, Any]]) -> str:
+    """This target's own task pods that hold room and will never run, with what they hold ("" when none). Each
+    task deletes its own when it gives up; these are what a worker that died before its cleanup, or an older
+    release of the DAG helpers, left: `prune` deletes them."""
+    namespace = probe.provider.task_pod_facts().namespace
+    held = [pod for pod, _ in leftover_task_pods(pods, namespace) if holds_room(pod)]
+    if not held:
+        return ""
+    cpu, memory = requested(held)
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in
+                        Counter(not_started_reason(pod) for pod in held).most_common())
+    names = [pod["metadata"]["name"] for pod in held]
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"{len(held)} of this target's own task pods never started and hold {cpu:.2f} CPU / "
+            f"{memory / 1024**2:.0f}Mi of it ({reasons}; {shown}, in namespace {namespace})")
 
 
 def minikube_size(probe: Probe, nodes: list[dict[str, Any]]) -> Finding | None:

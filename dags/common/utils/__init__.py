@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from airflow.sdk import DAG
+
+    from common.utils.project_pod import ProjectPodOperator
 
 __all__ = [
     "DAGS_PATH",
@@ -125,8 +126,8 @@ def project_task(
     env: Mapping[str, str] | None = None,
     xcom: bool = False,
     **operator_kwargs: Any,
-) -> KubernetesPodOperator:
-    """A KubernetesPodOperator running the task script SCRIPT with ARGS in a worker image.
+) -> ProjectPodOperator:
+    """A KubernetesPodOperator (ProjectPodOperator) running the task script SCRIPT with ARGS in a worker image.
 
     The image's launcher (contract.LAUNCHER) runs the script from the target's code root: the DAGs folder
     mounted in the pod (local targets, GKE: an edited script is used by the next run, no rebuild), or the
@@ -141,12 +142,12 @@ def project_task(
     xcom: the script's result becomes the task's XCom (return_value): the script writes JSON to the file named
         by $XCOM_RETURN_FILE (contract.XCOM_RETURN_FILE), which the provider's XCom sidecar reads; a later task
         takes it as a templated argument, "{{ ti.xcom_pull(task_ids='TASK') | tojson }}".
-    operator_kwargs: passed to KubernetesPodOperator as they are (retries, dag, ...).
+    operator_kwargs: passed to the operator as they are (retries, dag, keep_failed_pods, ...).
     """
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
-    from common.contract import LAUNCHER, XCOM_RETURN_ENV, XCOM_RETURN_FILE
+    from common.contract import LAUNCHER, PROJECT_LABEL, XCOM_RETURN_ENV, XCOM_RETURN_FILE
+    from common.utils.project_pod import ProjectPodOperator
 
     if script.startswith("/") or ".." in Path(script).parts:
         raise ValueError(f"script {script!r}: expected a path relative to the DAGs folder")
@@ -176,7 +177,7 @@ def project_task(
                 k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=project, optional=True))]
 
     dag_id = _current_dag_id(operator_kwargs.get("dag"))
-    labels = {"project": _label(project), "task": _label(task_id)}
+    labels = {PROJECT_LABEL: _label(project), "task": _label(task_id)}
     if dag_id:
         labels["dag"] = _label(dag_id)
 
@@ -184,11 +185,16 @@ def project_task(
         "namespace": target.namespace or "airflow",
         "service_account_name": target.service_account or "default",
         "annotations": dict(target.pod_annotations),
-        "on_finish_action": "delete_succeeded_pod",  # failed pods stay, for `kubectl logs/describe`
+        # Failed pods that ran stay, for `kubectl logs/describe`, up to keep_failed_pods per project; a pod that never
+        # started is deleted whatever this says (ProjectPodOperator).
+        "on_finish_action": "delete_succeeded_pod",
+        "keep_failed_pods": target.keep_failed_pods,
+        # The pod's container log and, on failure, its events go into the task's log: both outlive the pod.
         "get_logs": True,
+        "log_events_on_failure": True,
         "image_pull_policy": "IfNotPresent",
     }
-    operator = KubernetesPodOperator
+    operator: type[ProjectPodOperator] = ProjectPodOperator
     if xcom:
         from common.utils.xcom_pod import XComPodOperator
 

@@ -22,11 +22,11 @@ from contextlib import closing
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
 from kubernetes.stream import stream as kubernetes_stream
 
 from common.contract import XCOM_SIDECAR
+from common.utils.project_pod import ProjectPodOperator
 
 
 class SidecarStoppingPodManager(PodManager):
@@ -42,8 +42,9 @@ class SidecarStoppingPodManager(PodManager):
                 self.log.warning("stopping %s: %s", XCOM_SIDECAR, client.read_stderr())
 
 
-class XComPodOperator(KubernetesPodOperator):
-    """A KubernetesPodOperator whose XCom sidecar runs the task's image, hardened as the task's container."""
+class XComPodOperator(ProjectPodOperator):
+    """The project's pod operator, with an XCom sidecar that runs the task's image, hardened as the task's
+    container."""
 
     @cached_property
     def pod_manager(self) -> PodManager:

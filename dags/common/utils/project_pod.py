@@ -1,0 +1,117 @@
+"""The KubernetesPodOperator of every `project_task`: the provider's, with a cleanup that never leaves a pod
+holding the cluster's room.
+
+The provider keeps a failed pod under on_finish_action "delete_succeeded_pod", and judges it from the copy it
+read when the pod was made: a pod whose image cannot be pulled, or that was never scheduled, is Pending in that
+copy and stays Pending on the cluster for ever, its CPU and memory requests held, until no task pod fits on the
+node. Here, when a task ends:
+- its pod is read again, and deleted when it never started, whatever on_finish_action says (its events, which
+  say why, are logged first: log_events_on_failure);
+- the project's pods that earlier tasks were done with are pruned by the rule in `common.contract.leftovers`:
+  every one that never started, and failed ones beyond the newest `keep_failed_pods` (a target setting).
+A failed pod that ran is kept within that bound, for `kubectl logs/describe`; its log is in the task's log.
+Imported by project_task only: it imports Airflow.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from common.contract import (
+    CHECKED_LABEL,
+    KEEP_FAILED_PODS,
+    OPERATOR_LABEL,
+    PROJECT_LABEL,
+    leftovers,
+    never_started,
+    not_started_reason,
+)
+
+
+@cache
+def _serializer() -> ApiClient:
+    # Only its pure serializer is used: no request is ever sent through it.
+    return ApiClient()
+
+
+def as_api_dict(pod: Any) -> dict[str, Any]:
+    """A kubernetes model object as the API writes it (camelCase), the form `common.contract` reads."""
+    return dict(_serializer().sanitize_for_serialization(pod))
+
+
+class ProjectPodOperator(KubernetesPodOperator):
+    """A KubernetesPodOperator that deletes its pod when it never started, and keeps at most `keep_failed_pods`
+    failed pods of its project (see the module's docstring)."""
+
+    def __init__(self, *, keep_failed_pods: int = KEEP_FAILED_PODS, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if keep_failed_pods < 0:
+            raise ValueError(f"keep_failed_pods: expected a whole number >= 0, got {keep_failed_pods}")
+        self.keep_failed_pods = keep_failed_pods
+
+    def process_pod_deletion(self, pod: Any, *, reraise: bool = True) -> bool:
+        current = self._current(pod)
+        if pod is not None and current is None:
+            self.log.info("Pod %s is already gone", pod.metadata.name)
+            return True
+        if current is not None and never_started(as_api_dict(current)):
+            # Whatever on_finish_action says: nothing ran to inspect, and a Pending pod holds its requests.
+            self.log.info("Deleting pod %s: it never started (%s)", current.metadata.name,
+                          not_started_reason(as_api_dict(current)))
+            try:
+                self.pod_manager.delete_pod(current)
+            except Exception:
+                if reraise:
+                    raise
+                self.log.exception("Could not delete pod %s", current.metadata.name)
+                return False
+            return True
+        return bool(super().process_pod_deletion(current or pod, reraise=reraise))
+
+    def cleanup(self, pod: Any, remote_pod: Any, xcom_result: dict[Any, Any] | None = None,
+                context: Any = None) -> None:
+        try:
+            super().cleanup(pod, remote_pod, xcom_result, context)
+        finally:
+            # As the provider: a killed task's pod is deleted by on_kill, and no remote pod means none was made.
+            if not self._killed and remote_pod is not None:
+                self.delete_leftovers(remote_pod.metadata.namespace)
+
+    def delete_leftovers(self, namespace: str) -> list[str]:
+        """Delete the project's pods that their tasks are done with and `leftovers` names; the names deleted.
+        Never raises: it runs while the task's own outcome (maybe an exception) is on its way out."""
+        project = (self.labels or {}).get(PROJECT_LABEL)
+        if not project:
+            return []
+        selector = f"{OPERATOR_LABEL}=True,{PROJECT_LABEL}={project},{CHECKED_LABEL}=True"
+        deleted = []
+        try:
+            listed = self.client.list_namespaced_pod(namespace=namespace, label_selector=selector).items
+            pods = {p.metadata.name: p for p in listed}
+            for found, why in leftovers([as_api_dict(p) for p in pods.values()], self.keep_failed_pods):
+                name = found["metadata"]["name"]
+                self.log.info("Deleting pod %s of project %s: %s", name, project, why)
+                self.pod_manager.delete_pod(pods[name])
+                deleted.append(name)
+        except Exception as exc:
+            self.log.warning("Could not delete the leftover pods of project %s in %s: %s", project, namespace, exc)
+        return deleted
+
+    def _current(self, pod: Any) -> Any:
+        """The pod as it is now (the copy the provider passes may date from its creation); None when it is gone,
+        the given copy when it cannot be read."""
+        if pod is None:
+            return None
+        try:
+            return self.pod_manager.read_pod(pod)
+        except Exception as exc:
+            if isinstance(exc, ApiException) and exc.status == 404:
+                return None
+            self.log.warning("Could not read pod %s (%s): deciding from its last known state", pod.metadata.name,
+                             exc)
+        return pod
