@@ -24,10 +24,11 @@ _here = os.path.dirname(os.path.abspath(__file__))
 INSTALL_ENV = {"UV_COMPILE_BYTECODE": "1"}
 
 
-def _load_versions():  # type: ignore[no-untyped-def]
-    """automation/core/versions.py by path: nothing is added to sys.path, nothing else is imported."""
-    spec = importlib.util.spec_from_file_location("_pinned_versions", os.path.join(_here, "automation", "core",
-                                                                                    "versions.py"))
+def _load_core_module(name: str):  # type: ignore[no-untyped-def]
+    """automation/core/NAME.py by path (versions, lockfile): nothing is added to sys.path, nothing else is
+    imported, so it works before any environment exists (`nox -s lock` must run exactly when the lock is stale)."""
+    spec = importlib.util.spec_from_file_location(f"_core_{name}", os.path.join(_here, "automation", "core",
+                                                                              f"{name}.py"))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while a class is made
@@ -38,7 +39,7 @@ def _load_versions():  # type: ignore[no-untyped-def]
     return module
 
 
-_pins = _load_versions()
+_pins = _load_core_module("versions")
 V = _pins.as_dict()
 PYTHON = V["python"]
 LOCK = Path(_here, "uv.lock")
@@ -46,20 +47,6 @@ PYPROJECT = Path(_here, "pyproject.toml")
 # The sets of extras (pyproject.toml) a session installs, all from the one lock. "airflow": the pinned Airflow;
 # "gcs": reading and writing gs:// from this machine; "test": the suite.
 AIRFLOW = ("airflow",)
-
-
-def _load_lockfile():  # type: ignore[no-untyped-def]
-    """automation/core/lockfile.py by path, like versions.py: `nox -s lock` must run when the lock is stale."""
-    spec = importlib.util.spec_from_file_location("_lockfile", os.path.join(_here, "automation", "core",
-                                                                            "lockfile.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
 
 
 def _install(session: nox.Session, *extras: str, groups: tuple[str, ...] = ()) -> None:
@@ -78,7 +65,7 @@ def _install(session: nox.Session, *extras: str, groups: tuple[str, ...] = ()) -
     if stamp.is_file() and stamp.read_text() == wanted:
         session.log("uv.lock and the extras unchanged since the last install into this environment: install skipped")
         return
-    problem = _load_lockfile().lock_problem(_here)
+    problem = _load_core_module("lockfile").lock_problem(_here)
     if problem is not None:
         session.error(problem)
     selection = [*(f"--extra={extra}" for extra in extras), *(f"--group={group}" for group in groups)]
@@ -137,7 +124,7 @@ def lock(session: nox.Session) -> None:
     --upgrade-package NAME) and show what changed; every other session installs only what it says."""
     before = LOCK.read_text() if LOCK.is_file() else ""
     session.run("uv", "lock", *session.posargs, external=True)
-    changes = _load_lockfile().changes(before, LOCK.read_text())
+    changes = _load_core_module("lockfile").changes(before, LOCK.read_text())
     for line in changes or ["nothing changed"]:
         session.log(line)
 
