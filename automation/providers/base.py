@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.paths import state_dir, write_private
 from automation.core.runner import Runner
@@ -28,7 +29,7 @@ from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.projects import PROJECT_LABEL, project_objects
 from automation.k8s.ready import wait_ready
 from automation.providers.airflow_objects import Ledger, Store
-from automation.providers.airflow_rest import Requester, RestStore
+from automation.providers.airflow_rest import RestStore
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
 from automation.settings.model import Target
@@ -386,7 +387,7 @@ class Provider:
                 return url
             return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
 
-    def airflow_objects_store(self, api: Requester | None, ledger: Ledger) -> Store:
+    def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
         """How `up` reads and writes Airflow's connections, variables and pools: its REST API, through the UI's
         port-forward (`api`: logged in; None in a dry run before Airflow answers)."""
         return RestStore(self.runner, api)

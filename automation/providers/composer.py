@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.paths import write_private
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers.airflow_objects import Ledger, Store
-from automation.providers.airflow_rest import Requester
 from automation.providers.base import Provider, UpOptions
 from automation.providers.composer_objects import ComposerCliStore
 from automation.settings.contract import COMPOSER_NAMESPACE
@@ -149,7 +149,7 @@ class ComposerProvider(Provider):
     def login_hint(self) -> tuple[str, str]:
         return "your Google account", "(Google sign-in)"
 
-    def airflow_objects_store(self, api: Requester | None, ledger: Ledger) -> Store:
+    def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
         """Composer's Airflow CLI through gcloud: no port-forward, no Airflow login."""
         return ComposerCliStore(self.runner, self._env_cmd("run"), ledger)
 
