@@ -30,7 +30,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
             preflight(provider, options)
             prereqs.check(runner, provider.binaries)
         # Every input is read before anything is made: a bad file stops `up` with nothing changed.
-        inputs = provider.read_deploy_inputs(options)
+        deployment = provider.deployer.prepare(options)
         projects = provider.project_objects()
         declared = declared_objects(target)
         with runner.step(f"cluster ({provider.kind})"):
@@ -45,9 +45,9 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         if not options.skip_dags_check:
             with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):
                 check_once(runner, provider)
-        with runner.step(provider.deploy_title(inputs)):
-            report["deploy"] = provider.deploy(inputs)
-        report["url"] = url = provider.wait_and_open(options, report)
+        with runner.step(deployment.title):
+            report["deploy"] = deployment.apply()
+        report["url"] = url = provider.deployer.wait_and_open(options, report)
         report["airflow_objects"] = ensure_airflow_objects(runner, provider, declared, url, options)
     user, password = provider.login_hint()
     if runner.dry_run:

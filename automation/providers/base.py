@@ -23,13 +23,13 @@ from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import ensure, listed, prune, reclaim_released
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
-from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_secrets
+from automation.k8s.helm import Helm, merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
-from automation.k8s.port_forward import PortForward, pick_port
+from automation.k8s.port_forward import PortForward
 from automation.k8s.projects import PROJECT_LABEL, project_objects
-from automation.k8s.ready import wait_ready
 from automation.providers.airflow_objects import Ledger, Store
 from automation.providers.airflow_rest import RestStore
+from automation.providers.deployer import Deployer, HelmDeployer
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
 from automation.settings.model import Target
@@ -78,6 +78,8 @@ class Provider:
         self.runner = runner
         self.target = target
         self._state: LiveCluster | None = None
+        # How Airflow is installed and reached: Helm's chart here, Composer's environment in `composer`.
+        self.deployer: Deployer = HelmDeployer(self)
 
     # -- which cluster -----------------------------------------------------------------------------------------
     def kubeconfig(self) -> str | None:
@@ -337,55 +339,9 @@ class Provider:
         write_private(path, yaml.safe_dump(values, sort_keys=True))  # may hold the UI password
         return path
 
-    def read_deploy_inputs(self, options: UpOptions) -> dict[str, Any]:
-        """Every input of `deploy`, read before anything is made: a bad file stops `up` with nothing changed."""
-        return {"chart": chart_ref(self.target), "values": self.merged_values(options)}
-
-    def deploy_title(self, inputs: dict[str, Any]) -> str:
-        return (f"Helm release {self.target.release} (chart {inputs['chart'].version}, "
-                f"Airflow {inputs['values']['airflowVersion']})")
-
-    def deploy(self, inputs: dict[str, Any]) -> str:
-        """Install or upgrade Airflow; 'unchanged' or why it changed."""
-        runner, target = self.runner, self.target
-        helm = self.helm()
-        release = helm.release()
-        if release is not None and release.pending:
-            runner.say(f"    release left {release.status} by an interrupted run: recovering")
-            helm.recover(release)
-            release = helm.release()
-        reason = helm.needs_upgrade(release, inputs["values"])
-        if reason is None:
-            runner.ok(f"release {target.release} revision {release.revision if release else '?'} "
-                      "already runs this chart with these values")
-            return "unchanged"
-        runner.say(f"    upgrade needed: {reason}")
-        helm.upgrade(inputs["chart"], self.write_values(inputs["values"]))
-        return reason
-
     def ui_forward(self) -> PortForward:
         return PortForward(UI_FORWARD, self.state_dir(), tuple(self.kubectl_args()), self.target.namespace,
                            f"{self.target.release}-{self.target.ui.service}")
-
-    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
-        """Wait for Airflow's components, then open (or reuse) the UI's port-forward; the UI's URL."""
-        runner, target = self.runner, self.target
-        forward = self.ui_forward()
-        preferred = options.port or target.ui.port
-        if runner.dry_run or options.no_wait:
-            with runner.step("UI"):
-                runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background)")
-            return f"http://localhost:{preferred}"
-        state = self.state()
-        assert isinstance(state, LiveCluster)
-        with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
-            report["ready_seconds"] = wait_ready(runner, state, target)
-        with runner.step("UI"):
-            url = forward.healthy_url()
-            if url:
-                runner.ok(f"port-forward already running (pid {forward.process.pid()})")
-                return url
-            return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
 
     def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
         """How `up` reads and writes Airflow's connections, variables and pools: its REST API, through the UI's
