@@ -28,9 +28,6 @@ def down(runner: Runner, target: Target, options: UpOptions) -> None:
                            "Fernet key: drop and recreate it before the next `up` (its connections and variables "
                            "cannot be read).")
             return
-        if provider.down_stops_cluster:
-            provider.stop()
-        else:
-            provider.uninstall()
+        provider.down()
         runner.say(f"down: target {target.name} stopped; data, logs and secrets are kept. "
                    f"`nox -s up -- --target {target.name}` brings it back; `--purge` deletes everything.")

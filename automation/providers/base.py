@@ -32,7 +32,8 @@ from automation.providers.airflow_rest import RestStore
 from automation.providers.deployer import Deployer, HelmDeployer
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
-from automation.settings.model import Target
+from automation.settings.model import Minikube as MinikubeSettings
+from automation.settings.model import Mounts, Target
 
 UI_FORWARD = "port-forward"
 
@@ -63,12 +64,8 @@ class Provider:
 
     kind: ClassVar[str] = ""
     binaries: ClassVar[tuple[str, ...]] = ("kubectl", "helm")
-    # `down` stops the whole cluster (Minikube) instead of removing the Airflow release from it.
-    down_stops_cluster: ClassVar[bool] = False
     # The cluster is reached through the kubernetes API (False: Composer, managed by Google).
     cluster_access: ClassVar[bool] = True
-    # Task pods read outputs from a folder of this machine (True: local clusters with mounts).
-    outputs_on_host: ClassVar[bool] = False
     # Task pods must follow Cloud Composer 3's KubernetesPodOperator rules (dags.composer_lint).
     composer_pod_rules: ClassVar[bool] = False
     # Images built here that `up` needs before anything else (under images/, MANUAL: not worker images).
@@ -156,8 +153,26 @@ class Provider:
     def ensure_node_folders(self, state: ClusterState) -> None:
         """Nothing to do unless the target's volumes are node folders."""
 
-    def stop(self) -> None:
-        """A shared cluster is not ours to stop: `down` removes the Airflow release only."""
+    def down(self) -> None:
+        """`down` without --purge: a shared cluster is not ours to stop, so the Airflow release goes, nothing else."""
+        self.uninstall()
+
+    def host_mounts(self) -> Mounts | None:
+        """This machine's folders the task pods read and write (DAGs, data); None: they read buckets or claims."""
+        return None
+
+    def unreachable_fix(self, up_command: str, status_command: str) -> str:
+        """What to do when the cluster does not answer."""
+        return (f"start that cluster, or set targets.{self.target.name}.existing.context "
+                f"(then `{status_command}`)")
+
+    def remount_fix(self, up_command: str) -> str:
+        """How the node's view of this machine's folders is restored, when this tool made it ('': not ours)."""
+        return ""
+
+    def node_size(self) -> MinikubeSettings | None:
+        """The CPU and memory this machine gives the cluster, when the settings size it (None: sized elsewhere)."""
+        return None
 
     def purge(self, state: ClusterState) -> None:
         """Cluster-wide objects of the target (namespaced ones go with the namespace)."""
@@ -396,7 +411,8 @@ class LocalClusterProvider(Provider):
     """A cluster whose nodes see this repository's dags/ and data/ folders (Minikube, any existing context):
     logs on a node folder, DAGs and data on the node's view of this machine's folders."""
 
-    outputs_on_host = True
+    def host_mounts(self) -> Mounts | None:
+        return self.target.mounts
 
     def volumes(self) -> list[StaticVolume]:
         from automation.k8s.objects import host_path_volume
