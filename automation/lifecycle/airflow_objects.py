@@ -19,13 +19,14 @@ def ensure_airflow_objects(runner: Runner, provider: Provider, declared: Airflow
                            options: UpOptions) -> dict[str, str]:
     ledger = Ledger.load(provider.state_dir() / LEDGER)
     with runner.step(TITLE):
-        if not provider.cluster_access:
+        forward = provider.deployer.ui_forward
+        if forward is None:  # Composer: its store is gcloud's Airflow CLI, no API login
             return converge(runner, provider.airflow_objects_store(None, ledger), declared, ledger)
         if options.no_wait and not runner.dry_run:
             runner.say("    skipped: with --no-wait Airflow's API is not waited for; the next `up` applies them")
             return {}
         # A dry run reads through a port-forward that already runs (a plan from Airflow's real state), if any.
-        reachable = provider.ui_forward().healthy_url() if runner.dry_run else url
+        reachable = forward.healthy_url() if runner.dry_run else url
         if not reachable:
             return converge(runner, provider.airflow_objects_store(None, ledger), declared, ledger)
         api = endpoint(provider, reachable).connect()

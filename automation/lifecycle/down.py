@@ -13,8 +13,9 @@ from automation.settings.model import Target
 def down(runner: Runner, target: Target, options: UpOptions) -> None:
     provider = provider_for(runner, target)
     with exclusive(target, "down"):
-        if provider.cluster_access:
-            provider.ui_forward().stop(runner)
+        forward = provider.deployer.ui_forward
+        if forward is not None:
+            forward.stop(runner)
         if options.purge:
             if not options.yes and not runner.dry_run:
                 answer = input(f"Delete namespace {target.namespace}, its volumes and secrets, "

@@ -56,7 +56,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
     else:
         runner.say(f"\nAirflow is up: {url}  login {user} / {password}")
     runner.say(f"Next: `{next_command('images', target, settings)}`, then `{next_command('e2e', target, settings)}`."
-               + ("" if not provider.cluster_access else
+               + ("" if provider.deployer.ui_forward is None else
                   f" Stop the UI forward: `{next_command('down', target, settings)}`."))
     runner.say(f"Total {runner.elapsed().strip()}")
     return report
@@ -83,8 +83,9 @@ def preflight(provider: Provider, options: UpOptions) -> None:
         note = check_external_db_answers(target)
         if note:
             provider.runner.say(f"    {note}")
-    if options.port is not None and provider.cluster_access:
+    forward = provider.deployer.ui_forward
+    if options.port is not None and forward is not None:
         from automation.k8s.port_forward import pick_port
 
-        if provider.ui_forward().url() != f"http://localhost:{options.port}":
+        if forward.url() != f"http://localhost:{options.port}":
             pick_port(options.port, explicit=True)

@@ -24,11 +24,12 @@ def api_url(runner: Runner, provider: Provider, url: str | None = None) -> Itera
     if url:
         yield url
         return
-    if not provider.cluster_access:
+    forward = provider.deployer.ui_forward
+    if forward is None:
         raise UserError("Cloud Composer's Airflow is not reached through a port-forward",
                         "pass --url with the environment's airflow_uri "
                         "(gcloud composer environments describe ENV --format='value(config.airflowUri)')")
-    running = provider.ui_forward().healthy_url()
+    running = forward.healthy_url()
     if running:
         runner.ok(f"using the port-forward of `nox -s up`: {running}")
         yield running

@@ -253,6 +253,9 @@ class EnvironmentUpdate:
 class ComposerDeployer:
     """Google runs Airflow: `up` updates the environment and reads the URL it serves."""
 
+    # Reached at the environment's airflowUri, through Google's sign-in: nothing to forward.
+    ui_forward = None
+
     def __init__(self, provider: ComposerProvider):
         self.provider = provider
 

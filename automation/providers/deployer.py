@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, chart_ref
-from automation.k8s.port_forward import pick_port
+from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import wait_ready
 
 if TYPE_CHECKING:
@@ -31,6 +31,11 @@ class Deployment(Protocol):
 
 
 class Deployer(Protocol):
+    @property
+    def ui_forward(self) -> PortForward | None:
+        """The port-forward that reaches Airflow's UI and API from here; None: Airflow serves its own URL."""
+        ...
+
     def prepare(self, options: UpOptions) -> Deployment: ...
 
     def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
@@ -75,6 +80,10 @@ class HelmDeployer:
 
     def __init__(self, provider: Provider):
         self.provider = provider
+
+    @property
+    def ui_forward(self) -> PortForward:
+        return self.provider.ui_forward()
 
     def prepare(self, options: UpOptions) -> HelmRelease:
         return HelmRelease(self.provider, chart_ref(self.provider.target), self.provider.merged_values(options))

@@ -57,6 +57,13 @@ def test_only_local_clusters_mount_this_machines_folders(build: Callable[..., Pr
     assert flagged("tool_images") == {"composer-rehearsal"}
 
 
+@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer", "composer-rehearsal"])
+def test_airflow_is_reached_through_a_port_forward_except_on_composer(build: Callable[..., Provider],
+                                                                     name: str) -> None:
+    forward = build(name).deployer.ui_forward
+    assert (forward is None) == (name == "composer")
+
+
 def test_binaries_each_provider_needs() -> None:
     assert PROVIDERS["minikube"].binaries == ("minikube", "kubectl", "helm", "docker")
     assert PROVIDERS["existing"].binaries == ("kubectl", "helm")
