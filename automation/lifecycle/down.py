@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.lifecycle.lock import exclusive
 from automation.providers import provider_for
@@ -10,7 +11,7 @@ from automation.providers.base import UpOptions
 from automation.settings.model import Target
 
 
-def down(runner: Runner, target: Target, options: UpOptions) -> None:
+def down(runner: Runner, target: Target, options: UpOptions, settings: list[str] | None = None) -> None:
     provider = provider_for(runner, target)
     with exclusive(target, "down"):
         forward = provider.deployer.ui_forward
@@ -31,4 +32,4 @@ def down(runner: Runner, target: Target, options: UpOptions) -> None:
             return
         provider.down()
         runner.say(f"down: target {target.name} stopped; data, logs and secrets are kept. "
-                   f"`nox -s up -- --target {target.name}` brings it back; `--purge` deletes everything.")
+                   f"`{nox_command('up', target.name, settings or [])}` brings it back; `--purge` deletes everything.")

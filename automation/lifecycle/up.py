@@ -9,6 +9,7 @@ from typing import Any
 
 from automation.core import prereqs
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.dags.parity import check_once
 from automation.images.sync import images
@@ -64,8 +65,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
 
 def next_command(session: str, target: Target, settings: list[str] | None) -> str:
     """A command the user can copy as is: the same target and the same settings files."""
-    extra = "".join(f" --settings {path}" for path in settings or [])
-    return f"nox -s {session} -- --target {target.name}{extra}"
+    return nox_command(session, target.name, settings or [])
 
 
 def preflight(provider: Provider, options: UpOptions) -> None:
