@@ -23,11 +23,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from automation.airflow.client import AirflowApi  # noqa: E402
 from automation.core.runner import Runner  # noqa: E402
-from automation.e2e.airflow_api import AirflowApi  # noqa: E402
-from automation.e2e.endpoint import credentials, temporary_forward  # noqa: E402
-from automation.e2e.run import Options  # noqa: E402
 from automation.providers import provider_for  # noqa: E402
+from automation.providers.airflow_endpoint import endpoint, temporary_forward  # noqa: E402
 from automation.settings import Target, load_target  # noqa: E402
 
 DAG = '''"""Written by benchmarks/dag_visibility.py, removed when it ends."""
@@ -107,8 +106,7 @@ def main() -> None:
     runner = Runner(out=open("/dev/null", "w"))  # noqa: SIM115  (quiet for the whole run)
     provider = provider_for(runner, target)
     with temporary_forward(runner, provider) as url:
-        api = AirflowApi(url)
-        api.login(*credentials(runner, provider, Options(dag="")))
+        api = endpoint(provider, url).connect()
         print(f"target {target.name}: {args.runs} runs", flush=True)
         new, edit = measure(api, args.runs)
         report("new DAG file in the API", new)
@@ -116,8 +114,7 @@ def main() -> None:
         if args.compare:
             set_refresh_interval(target, args.compare)
             try:
-                api = AirflowApi(url)
-                api.login(*credentials(runner, provider, Options(dag="")))
+                api = endpoint(provider, url).connect()
                 new, edit = measure(api, args.runs)
                 report(f"new DAG file, both intervals {args.compare}s", new)
                 report(f"edited DAG file, both intervals {args.compare}s", edit)

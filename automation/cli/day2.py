@@ -45,13 +45,11 @@ def _logs(args: argparse.Namespace, runner: Runner) -> int:
         if args.follow:
             raise UserError("-f follows components' logs, not a task's", "drop -f, or name a component")
         register_secret(args.password)
-        from automation.day2.task_logs import TaskLogRequest, task_log
-        from automation.e2e.run import Options
+        from automation.day2.task_logs import ApiAccess, TaskLogRequest, task_log
 
-        request = TaskLogRequest(args.dag, args.task, args.run, args.try_number, args.map_index, args.source)
-        api = Options(dag=args.dag, url=args.url, username=args.username, password=args.password,
-                      connect_timeout=15)
-        return task_log(runner, provider_for(runner, target_of(args)), request, api)
+        access = ApiAccess(url=args.url, username=args.username, password=args.password)
+        request = TaskLogRequest(args.dag, args.task, args.run, args.try_number, args.map_index, args.source, access)
+        return task_log(runner, provider_for(runner, target_of(args)), request)
     if any(option is not None for option in task_options):
         raise UserError("--run, --try, --url, --username and --password choose a task's log",
                         "add --dag DAG_ID --task TASK_ID")

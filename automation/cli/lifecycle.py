@@ -35,7 +35,7 @@ def _down_args(p: argparse.ArgumentParser) -> None:
 def _down(args: argparse.Namespace, runner: Runner) -> None:
     from automation.lifecycle.down import down
 
-    down(runner, target_of(args), up_options(args))
+    down(runner, target_of(args), up_options(args), args.settings)
 
 
 @command("status", "one table: cluster, mounts, volumes, secrets, release, pods, UI",

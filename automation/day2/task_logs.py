@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from automation.airflow.client import AirflowApi, format_log
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.day2.components import LOGS_PATH, Component, cluster_only, discover, kubectl
-from automation.e2e.airflow_api import AirflowApi, format_log
 from automation.e2e.diagnose import pod_events
-from automation.e2e.endpoint import api_url, credentials
-from automation.e2e.run import Options
 from automation.providers import Provider
+from automation.providers.airflow_endpoint import api_url, endpoint
 
 SOURCES = ("auto", "api", "volume")
 # Task instance states whose pods are kept and worth a look (delete_worker_pods_on_failure: False).
@@ -58,6 +57,17 @@ sys.stdout.write(open(path, errors="replace").read())
 """
 
 
+@dataclass(frozen=True)
+class ApiAccess:
+    """How to reach the REST API: what the user passed (None: the target's default)."""
+
+    url: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # Short: with --from auto the logs claim stands in for an API that does not answer.
+    connect_timeout: float = 15
+
+
 @dataclass
 class TaskLogRequest:
     dag_id: str
@@ -66,29 +76,30 @@ class TaskLogRequest:
     try_number: int | None = None
     map_index: int = -1
     source: str = "auto"
+    api: ApiAccess = field(default_factory=ApiAccess)
 
 
-def task_log(runner: Runner, provider: Provider, req: TaskLogRequest, api_opts: Options) -> int:
+def task_log(runner: Runner, provider: Provider, req: TaskLogRequest) -> int:
     cluster_only(provider, "reading task logs", composer_log_command(provider, req))
     if runner.dry_run:
-        _plan(runner, provider, req, api_opts)
+        _plan(runner, provider, req)
         return 0
     if req.source != "volume":
         with ExitStack() as stack:
-            api = _connect(runner, provider, req, api_opts, stack)
+            api = _connect(runner, provider, req, stack)
             if api is not None:
-                api.login(*credentials(runner, provider, api_opts))
                 return _from_api(runner, provider, api, req)
     return _from_volume(runner, provider, req)
 
 
 # -- the REST API ----------------------------------------------------------------------------------------------
-def _connect(runner: Runner, provider: Provider, req: TaskLogRequest, opts: Options,
-             stack: ExitStack) -> AirflowApi | None:
-    """The API client, or None when it cannot be reached and the logs claim may stand in (--from auto)."""
+def _connect(runner: Runner, provider: Provider, req: TaskLogRequest, stack: ExitStack) -> AirflowApi | None:
+    """The API client signed in, or None when it cannot be reached and the logs claim may stand in (--from auto).
+    A refused login is an error either way: the claim would hide a wrong --password."""
+    access = req.api
     try:
-        url = stack.enter_context(api_url(runner, provider, opts))
-        api = AirflowApi(url, connect_timeout=opts.connect_timeout)
+        url = stack.enter_context(api_url(runner, provider, access.url))
+        api = AirflowApi(url, connect_timeout=access.connect_timeout)
         stack.callback(api.close)
         api.version()
     except UserError as exc:
@@ -96,6 +107,7 @@ def _connect(runner: Runner, provider: Provider, req: TaskLogRequest, opts: Opti
             raise
         runner.say(f"    the REST API cannot be reached ({exc.problem}): reading the logs claim instead")
         return None
+    endpoint(provider, url, username=access.username, password=access.password).credentials.sign_in(api)
     return api
 
 
@@ -228,12 +240,13 @@ def _missing_fix(header: dict[str, Any]) -> str:
 
 
 # -- plan and Composer -------------------------------------------------------------------------------------------
-def _plan(runner: Runner, provider: Provider, req: TaskLogRequest, opts: Options) -> None:
+def _plan(runner: Runner, provider: Provider, req: TaskLogRequest) -> None:
     run = req.run_id or "(its latest run)"
     attempt = req.try_number or "(the last try)"
     if req.source != "volume":
-        runner.plan(f"log in to {opts.url or '(the port-forward of `nox -s up`, or a temporary one)'} as "
-                    f"{opts.username or provider.target.login.username}")
+        access = req.api
+        runner.plan(f"log in to {access.url or '(the port-forward of `nox -s up`, or a temporary one)'} as "
+                    f"{access.username or provider.target.login.username}")
         runner.plan(f"GET /api/v2/dags/{req.dag_id}/dagRuns/{run}/taskInstances/{req.task_id}/logs/{attempt}"
                     f"?full_content=true&map_index={req.map_index}")
     if req.source != "api":

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from automation.core.hints import nox_command
 from automation.k8s.cluster import LiveCluster, Unreachable
 from automation.providers import Provider
 
@@ -41,6 +42,4 @@ class Probe:
 
     def command(self, session: str, *args: str) -> str:
         """A command the user can copy as is: this target and the same settings files."""
-        extra = "".join(f" --settings {path}" for path in self.settings)
-        words = " ".join(args)
-        return f"nox -s {session} -- {words + ' ' if words else ''}--target {self.target.name}{extra}"
+        return nox_command(session, self.target.name, self.settings, *args)

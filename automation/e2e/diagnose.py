@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.e2e.airflow_api import AirflowApi
 from automation.k8s.cluster import LiveCluster
 from automation.providers import Provider
 

@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.e2e.airflow_api import AirflowApi
 from automation.e2e.diagnose import image_watch, report_failure
-from automation.e2e.endpoint import api_url, credentials
 from automation.e2e.output import check_output, duration
 from automation.e2e.progress import Progress
 from automation.providers import Provider, provider_for
+from automation.providers.airflow_endpoint import api_url, credentials
 from automation.settings.model import Target
 
 FINISHED = {"success", "failed"}
@@ -41,7 +41,7 @@ def e2e(runner: Runner, target: Target, opts: Options) -> int:
     if runner.dry_run:
         return _plan(runner, target, opts)
     provider = provider_for(runner, target)
-    with api_url(runner, provider, opts) as url:
+    with api_url(runner, provider, opts.url) as url:
         api = AirflowApi(url, connect_timeout=opts.connect_timeout)
         try:
             return _run(runner, provider, opts, api)
@@ -60,9 +60,9 @@ def _plan(runner: Runner, target: Target, opts: Options) -> int:
 def _run(runner: Runner, provider: Provider, opts: Options, api: AirflowApi) -> int:
     with runner.step(f"Airflow API at {api.url}"):
         runner.ok(f"Airflow {api.version()}")
-        username, password = credentials(runner, provider, opts)
-        api.login(username, password)
-        runner.ok(f"logged in as {username}")
+        login = credentials(provider, opts.username, opts.password)
+        login.sign_in(api)
+        runner.ok(f"logged in as {login.who}")
     with runner.step(f"DAG {opts.dag}"):
         wait_parsed(runner, api, opts)
         api.set_paused(opts.dag, False)

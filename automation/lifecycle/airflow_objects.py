@@ -5,10 +5,8 @@ how Airflow is reached is the provider's `airflow_objects_store`."""
 from __future__ import annotations
 
 from automation.core.runner import Runner
-from automation.e2e.airflow_api import AirflowApi
-from automation.e2e.endpoint import credentials
-from automation.e2e.run import Options
 from automation.providers import Provider
+from automation.providers.airflow_endpoint import endpoint
 from automation.providers.airflow_objects import Ledger, converge
 from automation.providers.base import UpOptions
 from automation.settings.airflow_objects import FILE_NAME, AirflowObjects
@@ -21,18 +19,18 @@ def ensure_airflow_objects(runner: Runner, provider: Provider, declared: Airflow
                            options: UpOptions) -> dict[str, str]:
     ledger = Ledger.load(provider.state_dir() / LEDGER)
     with runner.step(TITLE):
-        if not provider.cluster_access:
+        forward = provider.deployer.ui_forward
+        if forward is None:  # Composer: its store is gcloud's Airflow CLI, no API login
             return converge(runner, provider.airflow_objects_store(None, ledger), declared, ledger)
         if options.no_wait and not runner.dry_run:
             runner.say("    skipped: with --no-wait Airflow's API is not waited for; the next `up` applies them")
             return {}
         # A dry run reads through a port-forward that already runs (a plan from Airflow's real state), if any.
-        reachable = provider.ui_forward().healthy_url() if runner.dry_run else url
+        reachable = forward.healthy_url() if runner.dry_run else url
         if not reachable:
             return converge(runner, provider.airflow_objects_store(None, ledger), declared, ledger)
-        api = AirflowApi(reachable)
+        api = endpoint(provider, reachable).connect()
         try:
-            api.login(*credentials(runner, provider, Options()))
             return converge(runner, provider.airflow_objects_store(api, ledger), declared, ledger)
         finally:
             api.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.lifecycle.lock import exclusive
 from automation.providers import provider_for
@@ -10,11 +11,12 @@ from automation.providers.base import UpOptions
 from automation.settings.model import Target
 
 
-def down(runner: Runner, target: Target, options: UpOptions) -> None:
+def down(runner: Runner, target: Target, options: UpOptions, settings: list[str] | None = None) -> None:
     provider = provider_for(runner, target)
     with exclusive(target, "down"):
-        if provider.cluster_access:
-            provider.ui_forward().stop(runner)
+        forward = provider.deployer.ui_forward
+        if forward is not None:
+            forward.stop(runner)
         if options.purge:
             if not options.yes and not runner.dry_run:
                 answer = input(f"Delete namespace {target.namespace}, its volumes and secrets, "
@@ -28,9 +30,6 @@ def down(runner: Runner, target: Target, options: UpOptions) -> None:
                            "Fernet key: drop and recreate it before the next `up` (its connections and variables "
                            "cannot be read).")
             return
-        if provider.down_stops_cluster:
-            provider.stop()
-        else:
-            provider.uninstall()
+        provider.down()
         runner.say(f"down: target {target.name} stopped; data, logs and secrets are kept. "
-                   f"`nox -s up -- --target {target.name}` brings it back; `--purge` deletes everything.")
+                   f"`{nox_command('up', target.name, settings or [])}` brings it back; `--purge` deletes everything.")

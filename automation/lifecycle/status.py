@@ -42,7 +42,8 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
         rows["pods ready"] = ", ".join(f"{c} {r}/{d}" for c, (r, d) in sorted(comps.items())) or "none"
     else:
         rows["pods ready"] = "cluster unreachable"
-    url = provider.ui_forward().url() if provider.cluster_access else None
+    forward = provider.deployer.ui_forward
+    url = forward.url() if forward is not None else None
     rows["ui"] = url or "not forwarded (`nox -s up` opens it)"
     if as_json:
         runner.say(json.dumps(rows, indent=2))

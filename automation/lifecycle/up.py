@@ -9,6 +9,7 @@ from typing import Any
 
 from automation.core import prereqs
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.dags.parity import check_once
 from automation.images.sync import images
@@ -30,7 +31,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
             preflight(provider, options)
             prereqs.check(runner, provider.binaries)
         # Every input is read before anything is made: a bad file stops `up` with nothing changed.
-        inputs = provider.read_deploy_inputs(options)
+        deployment = provider.deployer.prepare(options)
         projects = provider.project_objects()
         declared = declared_objects(target)
         with runner.step(f"cluster ({provider.kind})"):
@@ -45,9 +46,9 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         if not options.skip_dags_check:
             with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):
                 check_once(runner, provider)
-        with runner.step(provider.deploy_title(inputs)):
-            report["deploy"] = provider.deploy(inputs)
-        report["url"] = url = provider.wait_and_open(options, report)
+        with runner.step(deployment.title):
+            report["deploy"] = deployment.apply()
+        report["url"] = url = provider.deployer.wait_and_open(options, report)
         report["airflow_objects"] = ensure_airflow_objects(runner, provider, declared, url, options)
     user, password = provider.login_hint()
     if runner.dry_run:
@@ -56,7 +57,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
     else:
         runner.say(f"\nAirflow is up: {url}  login {user} / {password}")
     runner.say(f"Next: `{next_command('images', target, settings)}`, then `{next_command('e2e', target, settings)}`."
-               + ("" if not provider.cluster_access else
+               + ("" if provider.deployer.ui_forward is None else
                   f" Stop the UI forward: `{next_command('down', target, settings)}`."))
     runner.say(f"Total {runner.elapsed().strip()}")
     return report
@@ -64,8 +65,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
 
 def next_command(session: str, target: Target, settings: list[str] | None) -> str:
     """A command the user can copy as is: the same target and the same settings files."""
-    extra = "".join(f" --settings {path}" for path in settings or [])
-    return f"nox -s {session} -- --target {target.name}{extra}"
+    return nox_command(session, target.name, settings or [])
 
 
 def preflight(provider: Provider, options: UpOptions) -> None:
@@ -83,8 +83,9 @@ def preflight(provider: Provider, options: UpOptions) -> None:
         note = check_external_db_answers(target)
         if note:
             provider.runner.say(f"    {note}")
-    if options.port is not None and provider.cluster_access:
+    forward = provider.deployer.ui_forward
+    if options.port is not None and forward is not None:
         from automation.k8s.port_forward import pick_port
 
-        if provider.ui_forward().url() != f"http://localhost:{options.port}":
+        if forward.url() != f"http://localhost:{options.port}":
             pick_port(options.port, explicit=True)

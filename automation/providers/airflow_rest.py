@@ -4,10 +4,9 @@ where `up` reaches Airflow's api-server: Minikube, an existing cluster, GKE and 
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
-
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.providers.airflow_objects import ID_FIELD, Change
@@ -17,17 +16,8 @@ PAGE = 100
 ENCRYPTED = ("connections", "variables")
 
 
-class Requester(Protocol):
-    """What is needed of an API client (e2e.airflow_api.AirflowApi): logged-in requests, retried while starting."""
-
-    url: str
-
-    def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
-        ...
-
-
 class RestStore:
-    def __init__(self, runner: Runner, api: Requester | None):
+    def __init__(self, runner: Runner, api: AirflowApi | None):
         self.runner = runner
         self.api = api
         self.where = f"REST API at {api.url}" if api else "REST API"

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import yaml
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.paths import state_dir, write_private
 from automation.core.runner import Runner
@@ -22,16 +23,17 @@ from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import ensure, listed, prune, reclaim_released
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
-from automation.k8s.helm import Helm, chart_ref, merged_values, register_value_secrets
+from automation.k8s.helm import Helm, merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
-from automation.k8s.port_forward import PortForward, pick_port
+from automation.k8s.port_forward import PortForward
 from automation.k8s.projects import PROJECT_LABEL, project_objects
-from automation.k8s.ready import wait_ready
 from automation.providers.airflow_objects import Ledger, Store
-from automation.providers.airflow_rest import Requester, RestStore
+from automation.providers.airflow_rest import RestStore
+from automation.providers.deployer import Deployer, HelmDeployer
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
-from automation.settings.model import Target
+from automation.settings.model import Minikube as MinikubeSettings
+from automation.settings.model import Mounts, Target
 
 UI_FORWARD = "port-forward"
 
@@ -62,12 +64,8 @@ class Provider:
 
     kind: ClassVar[str] = ""
     binaries: ClassVar[tuple[str, ...]] = ("kubectl", "helm")
-    # `down` stops the whole cluster (Minikube) instead of removing the Airflow release from it.
-    down_stops_cluster: ClassVar[bool] = False
     # The cluster is reached through the kubernetes API (False: Composer, managed by Google).
     cluster_access: ClassVar[bool] = True
-    # Task pods read outputs from a folder of this machine (True: local clusters with mounts).
-    outputs_on_host: ClassVar[bool] = False
     # Task pods must follow Cloud Composer 3's KubernetesPodOperator rules (dags.composer_lint).
     composer_pod_rules: ClassVar[bool] = False
     # Images built here that `up` needs before anything else (under images/, MANUAL: not worker images).
@@ -77,6 +75,8 @@ class Provider:
         self.runner = runner
         self.target = target
         self._state: LiveCluster | None = None
+        # How Airflow is installed and reached: Helm's chart here, Composer's environment in `composer`.
+        self.deployer: Deployer = HelmDeployer(self)
 
     # -- which cluster -----------------------------------------------------------------------------------------
     def kubeconfig(self) -> str | None:
@@ -153,8 +153,26 @@ class Provider:
     def ensure_node_folders(self, state: ClusterState) -> None:
         """Nothing to do unless the target's volumes are node folders."""
 
-    def stop(self) -> None:
-        """A shared cluster is not ours to stop: `down` removes the Airflow release only."""
+    def down(self) -> None:
+        """`down` without --purge: a shared cluster is not ours to stop, so the Airflow release goes, nothing else."""
+        self.uninstall()
+
+    def host_mounts(self) -> Mounts | None:
+        """This machine's folders the task pods read and write (DAGs, data); None: they read buckets or claims."""
+        return None
+
+    def unreachable_fix(self, up_command: str, status_command: str) -> str:
+        """What to do when the cluster does not answer."""
+        return (f"start that cluster, or set targets.{self.target.name}.existing.context "
+                f"(then `{status_command}`)")
+
+    def remount_fix(self, up_command: str) -> str:
+        """How the node's view of this machine's folders is restored, when this tool made it ('': not ours)."""
+        return ""
+
+    def node_size(self) -> MinikubeSettings | None:
+        """The CPU and memory this machine gives the cluster, when the settings size it (None: sized elsewhere)."""
+        return None
 
     def purge(self, state: ClusterState) -> None:
         """Cluster-wide objects of the target (namespaced ones go with the namespace)."""
@@ -337,57 +355,11 @@ class Provider:
         write_private(path, yaml.safe_dump(values, sort_keys=True))  # may hold the UI password
         return path
 
-    def read_deploy_inputs(self, options: UpOptions) -> dict[str, Any]:
-        """Every input of `deploy`, read before anything is made: a bad file stops `up` with nothing changed."""
-        return {"chart": chart_ref(self.target), "values": self.merged_values(options)}
-
-    def deploy_title(self, inputs: dict[str, Any]) -> str:
-        return (f"Helm release {self.target.release} (chart {inputs['chart'].version}, "
-                f"Airflow {inputs['values']['airflowVersion']})")
-
-    def deploy(self, inputs: dict[str, Any]) -> str:
-        """Install or upgrade Airflow; 'unchanged' or why it changed."""
-        runner, target = self.runner, self.target
-        helm = self.helm()
-        release = helm.release()
-        if release is not None and release.pending:
-            runner.say(f"    release left {release.status} by an interrupted run: recovering")
-            helm.recover(release)
-            release = helm.release()
-        reason = helm.needs_upgrade(release, inputs["values"])
-        if reason is None:
-            runner.ok(f"release {target.release} revision {release.revision if release else '?'} "
-                      "already runs this chart with these values")
-            return "unchanged"
-        runner.say(f"    upgrade needed: {reason}")
-        helm.upgrade(inputs["chart"], self.write_values(inputs["values"]))
-        return reason
-
     def ui_forward(self) -> PortForward:
         return PortForward(UI_FORWARD, self.state_dir(), tuple(self.kubectl_args()), self.target.namespace,
                            f"{self.target.release}-{self.target.ui.service}")
 
-    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
-        """Wait for Airflow's components, then open (or reuse) the UI's port-forward; the UI's URL."""
-        runner, target = self.runner, self.target
-        forward = self.ui_forward()
-        preferred = options.port or target.ui.port
-        if runner.dry_run or options.no_wait:
-            with runner.step("UI"):
-                runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background)")
-            return f"http://localhost:{preferred}"
-        state = self.state()
-        assert isinstance(state, LiveCluster)
-        with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
-            report["ready_seconds"] = wait_ready(runner, state, target)
-        with runner.step("UI"):
-            url = forward.healthy_url()
-            if url:
-                runner.ok(f"port-forward already running (pid {forward.process.pid()})")
-                return url
-            return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
-
-    def airflow_objects_store(self, api: Requester | None, ledger: Ledger) -> Store:
+    def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
         """How `up` reads and writes Airflow's connections, variables and pools: its REST API, through the UI's
         port-forward (`api`: logged in; None in a dry run before Airflow answers)."""
         return RestStore(self.runner, api)
@@ -440,7 +412,8 @@ class LocalClusterProvider(Provider):
     """A cluster whose nodes see this repository's dags/ and data/ folders (Minikube, any existing context):
     logs on a node folder, DAGs and data on the node's view of this machine's folders."""
 
-    outputs_on_host = True
+    def host_mounts(self) -> Mounts | None:
+        return self.target.mounts
 
     def volumes(self) -> list[StaticVolume]:
         from automation.k8s.objects import host_path_volume

@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.paths import write_private
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers.airflow_objects import Ledger, Store
-from automation.providers.airflow_rest import Requester
 from automation.providers.base import Provider, UpOptions
 from automation.providers.composer_objects import ComposerCliStore
 from automation.settings.contract import COMPOSER_NAMESPACE
@@ -70,7 +70,8 @@ class ComposerProvider(Provider):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self._environment: dict[str, Any] = {}
+        self.deployer = ComposerDeployer(self)
+        self._environment: dict[str, Any] | None = None
 
     @property
     def composer(self) -> Composer:
@@ -111,6 +112,12 @@ class ComposerProvider(Provider):
     # -- up ------------------------------------------------------------------------------------------------------
     def ensure_cluster(self) -> None:
         """Composer environments are created once by hand: read the one the target names."""
+        self.environment()
+
+    def environment(self) -> dict[str, Any]:
+        """The environment the target names, described once per command, by whichever step asks first."""
+        if self._environment is not None:
+            return self._environment
         env = self.describe()
         if env is None:
             if not self.runner.dry_run:
@@ -121,6 +128,7 @@ class ComposerProvider(Provider):
         else:
             self.runner.ok(f"environment {self.composer.environment}: {env.get('state', '?')}")
         self._environment = env
+        return env
 
     def describe(self) -> dict[str, Any] | None:
         result = self.runner.try_read([*self._env_cmd("describe"), "--format=json"], timeout=120)
@@ -131,25 +139,10 @@ class ComposerProvider(Provider):
         except ValueError:
             return None
 
-    def read_deploy_inputs(self, options: UpOptions) -> dict[str, Any]:
-        return {}
-
-    def deploy_title(self, inputs: dict[str, Any]) -> str:
-        return "Airflow environment variables (AUTOMATION_*), then DAGs and task scripts to the bucket"
-
-    def deploy(self, inputs: dict[str, Any]) -> str:
-        changed = self.ensure_env_variables(self._environment)
-        self.import_dags()
-        return changed
-
-    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
-        return str(((self._environment.get("config") or {}).get("airflowUri"))
-                   or "(the environment's Airflow URI)")
-
     def login_hint(self) -> tuple[str, str]:
         return "your Google account", "(Google sign-in)"
 
-    def airflow_objects_store(self, api: Requester | None, ledger: Ledger) -> Store:
+    def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
         """Composer's Airflow CLI through gcloud: no port-forward, no Airflow login."""
         return ComposerCliStore(self.runner, self._env_cmd("run"), ledger)
 
@@ -241,6 +234,37 @@ class ComposerProvider(Provider):
 
     def mounts_summary(self) -> str:
         return "DAGs in the environment's bucket (gcloud composer environments storage dags)"
+
+
+@dataclass(frozen=True)
+class EnvironmentUpdate:
+    """Composer's deployment: the task-pod facts as the environment's variables, then the DAG folder to its
+    bucket. Its inputs are the settings themselves: nothing to read beforehand."""
+
+    provider: ComposerProvider
+    title = "Airflow environment variables (AUTOMATION_*), then DAGs and task scripts to the bucket"
+
+    def apply(self) -> str:
+        changed = self.provider.ensure_env_variables(self.provider.environment())
+        self.provider.import_dags()
+        return changed
+
+
+class ComposerDeployer:
+    """Google runs Airflow: `up` updates the environment and reads the URL it serves."""
+
+    # Reached at the environment's airflowUri, through Google's sign-in: nothing to forward.
+    ui_forward = None
+
+    def __init__(self, provider: ComposerProvider):
+        self.provider = provider
+
+    def prepare(self, options: UpOptions) -> EnvironmentUpdate:
+        return EnvironmentUpdate(self.provider)
+
+    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
+        return str(((self.provider.environment().get("config") or {}).get("airflowUri"))
+                   or "(the environment's Airflow URI)")
 
 
 def composer_document(obj: ConfigMap | Secret) -> dict[str, Any]:

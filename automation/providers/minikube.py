@@ -11,11 +11,11 @@ from automation.core.errors import UserError
 from automation.core.versions import VERSIONS
 from automation.k8s.cluster import ClusterState
 from automation.providers.base import LocalClusterProvider, host_memory_mb
+from automation.settings.model import Minikube as MinikubeSettings
 
 
 class MinikubeProvider(LocalClusterProvider):
     kind = "minikube"
-    down_stops_cluster = True
 
     binaries = ("minikube", "kubectl", "helm", "docker")
 
@@ -95,6 +95,19 @@ class MinikubeProvider(LocalClusterProvider):
         paths = " ".join(folders)
         self.runner.run(["minikube", "ssh", "-p", self.profile, "--",
                          f"sudo install -d -o 50000 -g 0 -m 0775 {paths} && sudo chown 50000:0 {paths}"])
+
+    def down(self) -> None:
+        """The whole profile stops: Minikube is this target's own cluster."""
+        self.stop()
+
+    def unreachable_fix(self, up_command: str, status_command: str) -> str:
+        return up_command  # `up` starts the profile
+
+    def remount_fix(self, up_command: str) -> str:
+        return f" (minikube mounts: `{up_command}` restarts them)"
+
+    def node_size(self) -> MinikubeSettings | None:
+        return self.target.minikube
 
     def stop(self) -> None:
         for name in ("dags", "data"):

@@ -43,13 +43,16 @@ SEEDED = "input"
 class ComposerRehearsalProvider(ExistingProvider):
     kind = "composer-rehearsal"
     composer_pod_rules = True
-    outputs_on_host = False
     tool_images = (GCS_EMULATOR,)
 
     @property
     def composer(self) -> Composer:
         assert self.target.composer is not None
         return self.target.composer
+
+    def host_mounts(self) -> Mounts | None:
+        """Airflow's own claims sit on this machine's folders; task pods read the buckets, as on Composer."""
+        return None
 
     @property
     def mounts(self) -> Mounts:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from automation.e2e.airflow_api import AirflowApi
+from automation.airflow.client import AirflowApi
 from tests.cluster.support import (
     PRINTED,
     airflow_pods,

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from automation.airflow.client import AirflowApi
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
-from automation.e2e.airflow_api import AirflowApi
 from automation.k8s.cluster import LiveCluster
 from automation.providers import provider_for
 from automation.settings import load_target

@@ -12,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from automation.airflow import endpoint as airflow_endpoint
+from automation.airflow.client import AirflowApi
 from automation.core import paths
 from automation.core.runner import Runner
-from automation.e2e.airflow_api import AirflowApi
 from automation.lifecycle import airflow_objects as step
 from automation.providers import provider_for
 from automation.providers.base import UpOptions
@@ -65,7 +66,8 @@ def target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Target:
 def run(target: Target, fake: FakeAirflow | None, monkeypatch: pytest.MonkeyPatch, *, dry_run: bool = False,
         no_wait: bool = False) -> tuple[dict[str, str], str]:
     if fake is not None:
-        monkeypatch.setattr(step, "AirflowApi", lambda url: AirflowApi(url, transport=httpx.MockTransport(fake)))
+        monkeypatch.setattr(airflow_endpoint, "AirflowApi",
+                            lambda url, **kw: AirflowApi(url, transport=httpx.MockTransport(fake), **kw))
     runner = Runner(dry_run=dry_run, out=io.StringIO())
     outcome = step.ensure_airflow_objects(runner, provider_for(runner, target), declared_objects(target),
                                           "http://airflow.test", UpOptions(no_wait=no_wait))

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
+from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.e2e.airflow_api import AirflowApi
 from automation.providers.airflow_objects import Change
 from automation.providers.airflow_rest import RestStore
 from automation.settings.airflow_objects import AirflowObject

@@ -33,15 +33,35 @@ def flagged(flag: str) -> set[str]:
     return {kind for kind, cls in PROVIDERS.items() if getattr(cls, flag)}
 
 
+def overriding(method: str) -> set[str]:
+    return {kind for kind, cls in PROVIDERS.items() if getattr(cls, method) is not getattr(Provider, method)}
+
+
 def test_class_flags() -> None:
-    assert flagged("down_stops_cluster") == {"minikube"}
     assert {kind for kind, cls in PROVIDERS.items() if not cls.cluster_access} == {"composer"}
     assert flagged("composer_pod_rules") == {"composer", "composer-rehearsal"}
-    assert flagged("outputs_on_host") == {"minikube", "existing"}
+    # Minikube's own cluster: `down` stops it, `up` starts it (and its mounts), the settings size it.
+    assert overriding("down") == overriding("unreachable_fix") == overriding("remount_fix") == \
+        overriding("node_size") == {"minikube"}
+
+
+@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer", "composer-rehearsal"])
+def test_only_local_clusters_mount_this_machines_folders(build: Callable[..., Provider], name: str) -> None:
+    mounts = build(name).host_mounts()
+    assert (mounts is not None) == (name in ("local", "existing"))
+    if mounts is not None:
+        assert mounts == build(name).target.mounts
     # The rehearsal's Airflow sits on the existing-cluster provider's volumes; its task pods do not.
     assert {k for k, cls in PROVIDERS.items() if issubclass(cls, LocalClusterProvider)} == \
         {"minikube", "existing", "composer-rehearsal"}
     assert flagged("tool_images") == {"composer-rehearsal"}
+
+
+@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer", "composer-rehearsal"])
+def test_airflow_is_reached_through_a_port_forward_except_on_composer(build: Callable[..., Provider],
+                                                                     name: str) -> None:
+    forward = build(name).deployer.ui_forward
+    assert (forward is None) == (name == "composer")
 
 
 def test_binaries_each_provider_needs() -> None:

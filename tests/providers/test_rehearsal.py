@@ -98,7 +98,7 @@ def test_emulator_image_is_the_one_up_built(rehearsal: ComposerRehearsalProvider
 
 def test_outputs_are_read_from_the_data_bucket(rehearsal: ComposerRehearsalProvider) -> None:
     assert rehearsal.output_location("p", "o.csv") == "gs://my-gcp-project-airflow-data/p/o.csv"
-    assert not rehearsal.outputs_on_host and rehearsal.composer_pod_rules
+    assert rehearsal.host_mounts() is None and rehearsal.composer_pod_rules
 
 
 def test_dry_run_plans_buckets_code_and_inputs(rehearsal: ComposerRehearsalProvider) -> None:

@@ -30,9 +30,7 @@ def check_context(probe: Probe) -> Finding:
         f" of {provider.kubeconfig()}" if provider.kubeconfig() else "")
     state = probe.state()
     if isinstance(state, Unreachable):
-        fix = (probe.command("up") if provider.kind == "minikube" else
-               f"start that cluster, or set targets.{probe.target.name}.existing.context "
-               f"(then `{probe.command('status')}`)")
+        fix = provider.unreachable_fix(probe.command("up"), probe.command("status"))
         return blocker("context", f"{where}: not reachable ({state.why})", fix)
     server = server_version(probe)
     message = f"{where}: {state.api_client.configuration.host} answers" + (f", server {server}" if server else "")

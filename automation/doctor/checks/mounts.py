@@ -59,12 +59,13 @@ def read_back(log: str) -> dict[str, str | None]:
 
 def check_mounts(probe: Probe) -> Finding:
     target, provider = probe.target, probe.provider
-    if target.mounts is None or not provider.outputs_on_host:
+    mounts = provider.host_mounts()
+    if mounts is None:
         return not_applicable("mounts", f"target {target.name} ({provider.kind}) mounts no folder of this machine")
     live = probe.live()
     if live is None:
         return Finding("mounts", "n/a", "not checked: the cluster does not answer (see context)")
-    hosts = {DAGS_CLAIM: target.path(target.mounts.dags.host), DATA_CLAIM: target.path(target.mounts.data.host)}
+    hosts = {DAGS_CLAIM: target.path(mounts.dags.host), DATA_CLAIM: target.path(mounts.data.host)}
     absent = [c for c in hosts if live.get("PersistentVolumeClaim", c, target.namespace) is None]
     if absent:
         return blocker("mounts", f"claim(s) {', '.join(absent)} absent in namespace {target.namespace}",
@@ -100,8 +101,7 @@ def check_mounts(probe: Probe) -> Finding:
         through = ", ".join(wrong) or "the claims"
         return blocker("mounts", f"a file written here is not visible in a pod through {through} ({why})",
                        f"check that the node sees this machine's folders at targets.{target.name}.mounts.*.node"
-                       + (f" (minikube mounts: `{probe.command('up')}` restarts them)"
-                          if provider.kind == "minikube" else ""))
+                       + provider.remount_fix(probe.command("up")))
     return ok("mounts", "a file written here is read back in a pod through "
                         + ", ".join(f"{claim} ({hosts[claim].name} -> {node_path(probe, claim)})" for claim in hosts))
 

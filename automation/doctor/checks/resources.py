@@ -91,8 +91,8 @@ def own_leftovers(probe: Probe, pods: list[dict[str, Any]]) -> str:
 def minikube_size(probe: Probe, nodes: list[dict[str, Any]]) -> Finding | None:
     """Minikube only: the settings' size against this machine's and the node's (a profile keeps the size it
     was created with)."""
-    mk = probe.target.minikube
-    if probe.provider.kind != "minikube" or mk is None:
+    mk = probe.provider.node_size()
+    if mk is None:
         return None
     cpus, memory = os.cpu_count() or 1, host_memory_mb()
     if mk.cpus > cpus or (memory and mk.memory_mb > memory):

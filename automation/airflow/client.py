@@ -103,6 +103,12 @@ class AirflowApi:
         token = str(response.json().get("access_token") or "")
         if not token:
             raise UserError(f"POST {self.url}/auth/token returned no access_token")
+        self.use_token(token)
+
+    def use_token(self, token: str, who: str | None = None) -> None:
+        """Send every later request with this bearer token (issued by /auth/token, or by an identity provider)."""
+        if who is not None:
+            self.username = who
         register_secret(token)
         self._client.headers["Authorization"] = f"Bearer {token}"
 

@@ -1,41 +1,41 @@
-"""Where the Airflow API is (--url, `up`'s port-forward, or a temporary one) and the login to use."""
+"""A target's Airflow API endpoint: where it is (--url, `up`'s port-forward, or a temporary one) and the login to
+use (--username/--password, the target's fixed login, or its Secret). Every caller passes what the user gave it,
+and gets an `airflow.Endpoint` or its parts."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
+from automation.airflow.endpoint import Credentials, Endpoint, PasswordLogin
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.k8s.airflow_secrets import decode, login_secret_name
 from automation.k8s.cluster import Unreachable
 from automation.k8s.port_forward import PortForward, pick_port
-from automation.providers import Provider
-
-if TYPE_CHECKING:
-    from automation.e2e.run import Options
+from automation.providers.base import Provider
 
 E2E_FORWARD = "e2e-port-forward"
 
 
 @contextmanager
-def api_url(runner: Runner, provider: Provider, opts: Options) -> Iterator[str]:
+def api_url(runner: Runner, provider: Provider, url: str | None = None) -> Iterator[str]:
     """--url; else the port-forward `up` left running; else a temporary port-forward, closed afterwards."""
-    if opts.url:
-        yield opts.url
+    if url:
+        yield url
         return
-    if not provider.cluster_access:
+    forward = provider.deployer.ui_forward
+    if forward is None:
         raise UserError("Cloud Composer's Airflow is not reached through a port-forward",
                         "pass --url with the environment's airflow_uri "
                         "(gcloud composer environments describe ENV --format='value(config.airflowUri)')")
-    url = provider.ui_forward().healthy_url()
-    if url:
-        runner.ok(f"using the port-forward of `nox -s up`: {url}")
-        yield url
+    running = forward.healthy_url()
+    if running:
+        runner.ok(f"using the port-forward of `nox -s up`: {running}")
+        yield running
         return
-    with temporary_forward(runner, provider) as url:
-        yield url
+    with temporary_forward(runner, provider) as opened:
+        yield opened
 
 
 @contextmanager
@@ -61,14 +61,15 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
 
 
 # -- credentials -----------------------------------------------------------------------------------------------
-def credentials(runner: Runner, provider: Provider, opts: Options) -> tuple[str, str]:
+def credentials(provider: Provider, username: str | None = None, password: str | None = None) -> Credentials:
+    """--username/--password, else the target's login; a target without a fixed password has it in a Secret."""
     target = provider.target
-    username = opts.username or target.login.username
-    password = opts.password or target.login.password
+    username = username or target.login.username
+    password = password or target.login.password
     if password:
         # --password is registered by the command; the target's fixed password is in git, not a secret, and
         # masking a word such as "admin" everywhere would hide the user name too.
-        return username, password
+        return PasswordLogin(username, password)
     name = login_secret_name(target)
     state = provider.state()
     if isinstance(state, Unreachable):
@@ -79,4 +80,10 @@ def credentials(runner: Runner, provider: Provider, opts: Options) -> tuple[str,
     if not password:
         raise UserError(f"Secret {name} in namespace {target.namespace} has no 'password' key",
                         "pass --password, or create the Secret with a 'password' key")
-    return values.get("username") or username, password
+    return PasswordLogin(values.get("username") or username, password)
+
+
+def endpoint(provider: Provider, url: str, *, username: str | None = None, password: str | None = None,
+             connect_timeout: float = 60) -> Endpoint:
+    """The endpoint at a URL already known (from `api_url`), signed in to as `credentials` resolves."""
+    return Endpoint(url, credentials(provider, username, password), connect_timeout)

@@ -1,0 +1,110 @@
+"""How a target's Airflow is deployed and then reached: one `Deployer` per kind of installation, chosen when the
+provider is made (Helm's chart on a cluster we reach; Cloud Composer's managed environment).
+
+`up` asks the deployer for a `Deployment` first (every input read, typed, before anything is made: a bad file
+stops `up` with nothing changed), applies it after the cluster's objects exist, then waits for Airflow and gets
+its URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from automation.k8s.cluster import LiveCluster
+from automation.k8s.helm import ChartRef, chart_ref
+from automation.k8s.port_forward import PortForward, pick_port
+from automation.k8s.ready import wait_ready
+
+if TYPE_CHECKING:
+    from automation.providers.base import Provider, UpOptions
+
+
+class Deployment(Protocol):
+    """A deployment read and ready to apply."""
+
+    @property
+    def title(self) -> str: ...
+
+    def apply(self) -> str:
+        """Deploy; 'unchanged' or why it changed."""
+        ...
+
+
+class Deployer(Protocol):
+    @property
+    def ui_forward(self) -> PortForward | None:
+        """The port-forward that reaches Airflow's UI and API from here; None: Airflow serves its own URL."""
+        ...
+
+    def prepare(self, options: UpOptions) -> Deployment: ...
+
+    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
+        """Wait until Airflow serves, open what reaches it; its UI's URL."""
+        ...
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """The official chart at a version with the merged values (they may hold the UI password)."""
+
+    provider: Provider
+    chart: ChartRef
+    values: dict[str, Any]
+
+    @property
+    def title(self) -> str:
+        return (f"Helm release {self.provider.target.release} (chart {self.chart.version}, "
+                f"Airflow {self.values['airflowVersion']})")
+
+    def apply(self) -> str:
+        provider = self.provider
+        runner, target = provider.runner, provider.target
+        helm = provider.helm()
+        release = helm.release()
+        if release is not None and release.pending:
+            runner.say(f"    release left {release.status} by an interrupted run: recovering")
+            helm.recover(release)
+            release = helm.release()
+        reason = helm.needs_upgrade(release, self.values)
+        if reason is None:
+            runner.ok(f"release {target.release} revision {release.revision if release else '?'} "
+                      "already runs this chart with these values")
+            return "unchanged"
+        runner.say(f"    upgrade needed: {reason}")
+        helm.upgrade(self.chart, provider.write_values(self.values))
+        return reason
+
+
+class HelmDeployer:
+    """Airflow from the official chart, installed or upgraded with Helm; reached through a port-forward."""
+
+    def __init__(self, provider: Provider):
+        self.provider = provider
+
+    @property
+    def ui_forward(self) -> PortForward:
+        return self.provider.ui_forward()
+
+    def prepare(self, options: UpOptions) -> HelmRelease:
+        return HelmRelease(self.provider, chart_ref(self.provider.target), self.provider.merged_values(options))
+
+    def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
+        """Wait for Airflow's components, then open (or reuse) the UI's port-forward."""
+        provider = self.provider
+        runner, target = provider.runner, provider.target
+        forward = provider.ui_forward()
+        preferred = options.port or target.ui.port
+        if runner.dry_run or options.no_wait:
+            with runner.step("UI"):
+                runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background)")
+            return f"http://localhost:{preferred}"
+        state = provider.state()
+        assert isinstance(state, LiveCluster)  # `ensure_objects` stopped `up` on an unreachable cluster
+        with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
+            report["ready_seconds"] = wait_ready(runner, state, target)
+        with runner.step("UI"):
+            url = forward.healthy_url()
+            if url:
+                runner.ok(f"port-forward already running (pid {forward.process.pid()})")
+                return url
+            return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
