@@ -186,3 +186,11 @@ def benchmark(session: nox.Session) -> None:
     _install(session, *AIRFLOW, "gcs", "test")
     name, *args = session.posargs
     session.run("python", f"benchmarks/{name}.py", *args)
+
+
+@nox.session(name="google-double", python=PYTHON)
+def google_double(session: nox.Session) -> None:
+    """A local double of the Google APIs gcloud calls, for trying gcloud by hand (-- --port 8765
+    --composer-environment ENV --gke-cluster NAME): prints the CLOUDSDK_* variables to export, serves until Ctrl-C."""
+    _install(session, "test")  # google-api-python-client: the discovery documents it checks requests against
+    session.run("python", "-m", "tests.google_double", *session.posargs)
