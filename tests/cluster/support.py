@@ -119,3 +119,21 @@ def kubectl(target: Target, *args: str) -> subprocess.CompletedProcess[str]:
     if existing and existing.context:
         base += ["--context", existing.context]
     return subprocess.run([*base, *args], capture_output=True, text=True, timeout=300)
+
+
+def reset_external_db(target: Target) -> None:
+    """An external metadata database outlives `down --purge`, its rows encrypted with the purged Fernet key: the
+    next `up` of any target on it would make a new key and fail to read them. Every purge is followed by this."""
+    if target.database.mode != "external":
+        return
+    reset_db = os.environ.get("AUTOMATION_TEST_RESET_DB")
+    assert reset_db, "AUTOMATION_TEST_RESET_DB must reset the external metadata DB (see .ci/run)"
+    subprocess.run(reset_db, shell=True, check=True)
+
+
+def purge(run: Any, target: Target) -> None:
+    """`down --purge --yes` through `run` (a module's cli function), then the external database reset: a module
+    leaves nothing behind that the next one, in any order, would trip on."""
+    purged = run("down", "--purge", "--yes")
+    assert purged.returncode == 0, purged.stderr
+    reset_external_db(target)

@@ -29,6 +29,8 @@ from tests.cluster.support import (
     kubectl,
     lock_file,
     printed_url,
+    purge,
+    reset_external_db,
     resource_versions,
     token,
     wait_until,
@@ -77,14 +79,10 @@ def env(k8s_cluster: Any) -> Any:
 
 def test_up_from_nothing(env: Any) -> None:
     target, state = env
-    purge = cli("down", "--purge", "--yes")
-    assert purge.returncode == 0, purge.stderr
+    purged = cli("down", "--purge", "--yes")
+    assert purged.returncode == 0, purged.stderr
     assert state.get("Namespace", target.namespace) is None
-    reset_db = os.environ.get("AUTOMATION_TEST_RESET_DB")
-    if target.database.mode == "external":
-        # The external DB outlives a purge; its rows are encrypted with the purged Fernet key.
-        assert reset_db, "AUTOMATION_TEST_RESET_DB must reset the external metadata DB (see .ci/run)"
-        subprocess.run(reset_db, shell=True, check=True)
+    reset_external_db(target)
     started = time.monotonic()
     up = cli("up")
     assert up.returncode == 0, up.stderr
@@ -437,8 +435,7 @@ def test_no_secret_in_any_output_rendered_file_or_state(env: Any, tmp_path: Any)
 
 def test_purge_deletes_namespace_volumes_and_secrets(env: Any) -> None:
     target, state = env
-    purged = cli("down", "--purge", "--yes")
-    assert purged.returncode == 0, purged.stderr
+    purge(cli, target)
     assert state.get("Namespace", target.namespace) is None
     for volume in ("logs", "dags", "data"):
         assert state.get("PersistentVolume", f"{target.namespace}-airflow-{volume}") is None

@@ -24,7 +24,7 @@ from automation.k8s.cluster import LiveCluster
 from automation.providers import provider_for
 from automation.settings import load_target
 from automation.settings.contract import COMPOSER_NAMESPACE
-from tests.cluster.support import printed_url
+from tests.cluster.support import printed_url, purge, reset_external_db
 from tests.conftest import REPO, need, run_cli
 from tests.dag_files.test_example_scripts import SALES, expected_summary, parse_summary
 
@@ -98,8 +98,7 @@ def rehearsal(request: Any, k8s_cluster: Any, tmp_path_factory: Any, base_image:
         yield subject
     finally:
         tags.write_text(committed)
-        purged = subject.cli("down", "--purge", "--yes")
-        assert purged.returncode == 0, purged.stderr
+        purge(subject.cli, subject.target)
 
 
 def test_up_from_nothing_at_the_version(rehearsal: Rehearsal) -> None:
@@ -107,10 +106,7 @@ def test_up_from_nothing_at_the_version(rehearsal: Rehearsal) -> None:
     purged = rehearsal.cli("down", "--purge", "--yes")
     assert purged.returncode == 0, purged.stderr
     assert state.get("Namespace", COMPOSER_NAMESPACE) is None
-    reset_db = os.environ.get("AUTOMATION_TEST_RESET_DB")
-    if target.database.mode == "external":
-        assert reset_db, "AUTOMATION_TEST_RESET_DB must reset the external metadata DB (see .ci/run)"
-        subprocess.run(reset_db, shell=True, check=True)
+    reset_external_db(target)
     started = time.monotonic()
     up = rehearsal.cli("up")
     assert up.returncode == 0, up.stderr
@@ -175,7 +171,6 @@ def test_every_example_end_to_end(rehearsal: Rehearsal) -> None:
 
 
 def test_purge_deletes_both_namespaces(rehearsal: Rehearsal) -> None:
-    purged = rehearsal.cli("down", "--purge", "--yes")
-    assert purged.returncode == 0, purged.stderr
+    purge(rehearsal.cli, rehearsal.target)
     for namespace in (rehearsal.target.namespace, COMPOSER_NAMESPACE):
         assert rehearsal.state.get("Namespace", namespace) is None
