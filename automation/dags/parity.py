@@ -19,7 +19,6 @@ from typing import Any
 from automation.core.errors import UserError
 from automation.core.paths import DAGS_FOLDER
 from automation.core.runner import Runner
-from automation.dags.composer_lint import lint_pod
 from automation.dags.gate import MAX_PARSE_SECONDS, parse
 from automation.dags.gate import gate as integrity_gate
 from automation.k8s.cluster import LiveCluster
@@ -42,13 +41,13 @@ class ParityReport:
 
 def component_env(provider: Provider) -> tuple[dict[str, str], str]:
     """The environment the target's Airflow components get (literal values only), and where it was read."""
-    if not provider.cluster_access:
+    if provider.cluster is None:
         return provider.task_env(), "the planned Composer environment-variable update"
     values = provider.merged_values(UpOptions())
     chart = chart_ref(provider.target)
     if chart.local_path is not None and provider.runner.which("helm"):
         # `helm template` reads only and prints nothing (Helm.template runs it quiet).
-        docs = provider.helm().template(chart, provider.write_values(values))
+        docs = provider.cluster.helm().template(chart, provider.write_values(values))
         for doc in docs:
             if doc.get("kind") == "Deployment" and (doc["metadata"].get("labels") or {}).get("component") == \
                     "scheduler":
@@ -115,8 +114,8 @@ def check_pod(provider: Provider, task: str, pod: dict[str, Any], projects: set[
                 problems.append(f"{task}: reads its script from {root}, which is not mounted on target "
                                 f"{target.name} -- set the target's code root (composer.environment_bucket)")
     problems.extend(f"{task}: {finding}" for finding in _sidecar_findings(target.name, spec))
-    if provider.composer_pod_rules:
-        problems.extend(f"{task}: {finding}" for finding in lint_pod(pod))
+    for rule in provider.pod_rules():
+        problems.extend(f"{task}: {finding}" for finding in rule(pod))
     return problems
 
 
@@ -197,7 +196,7 @@ def check(runner: Runner, provider: Provider, dags_folder: Path = DAGS_FOLDER, s
     report.pods = len(parsed.pods)
     for task, pod in sorted(parsed.pods.items()):
         report.problems.extend(check_pod(provider, task, pod, projects))
-    if server and provider.cluster_access:
+    if server and provider.cluster is not None:
         report.server_checked, server_problems = server_dry_run(provider, parsed.pods)
         report.problems.extend(server_problems)
     return report

@@ -41,7 +41,8 @@ class Component:
 
 
 def kubectl(provider: Provider) -> list[str]:
-    return ["kubectl", *provider.kubectl_args(), "-n", provider.target.namespace]
+    assert provider.cluster is not None  # every command that runs kubectl stopped at `cluster_only` without one
+    return ["kubectl", *provider.cluster.kubectl_args(), "-n", provider.target.namespace]
 
 
 def discover(provider: Provider) -> dict[str, Component]:
@@ -94,7 +95,7 @@ def resolve_one(provider: Provider, name: str) -> Component:
 def cluster_only(provider: Provider, what: str, instead: str) -> None:
     """Stop a command that needs kubectl access to Airflow's pods on a target without it (Cloud Composer),
     naming what to use there. A dry run shows that command as the plan before stopping the same way."""
-    if provider.cluster_access:
+    if provider.cluster is not None:
         return
     if provider.runner.dry_run:
         provider.runner.plan(f"not run here; on Composer: {instead}")

@@ -34,7 +34,8 @@ def rotate_fernet_key(runner: Runner, target: Target, finish: bool) -> None:
                             "finish it with `nox -s rotate-fernet-key -- --finish`")
         new = airflow_secrets.rotate_fernet(current)
     ensure(runner, state, airflow_secrets.core_secret_of(target, new).render())  # its fingerprint follows
-    kubectl = ["kubectl", *provider.kubectl_args(), "-n", target.namespace]
+    assert provider.cluster is not None  # a target without one read as unreachable above
+    kubectl = ["kubectl", *provider.cluster.kubectl_args(), "-n", target.namespace]
     runner.run([*kubectl, "rollout", "restart", "deployment", "-l", f"release={target.release}"])
     runner.run([*kubectl, "rollout", "status", "deployment", f"{target.release}-scheduler", "--timeout=600s"],
                timeout=660)

@@ -34,7 +34,7 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
     present = [name for ns, name in wanted if name in held[ns]]
     rows["secrets"] = f"present: {', '.join(present) or 'none'}" + (
         f"; absent: {', '.join(sorted(set(names) - set(present)))}" if set(names) - set(present) else "")
-    release = provider.helm().release() if state.reachable else None
+    release = provider.cluster.helm().release() if provider.cluster is not None and state.reachable else None
     rows["release"] = (f"{release.name} revision {release.revision}, {release.status}, chart {release.chart_version}"
                        if release else "not installed")
     if isinstance(state, LiveCluster):

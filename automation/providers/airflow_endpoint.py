@@ -49,7 +49,8 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
         raise UserError(f"no Airflow API to check: no port-forward is running and the cluster is unreachable "
                         f"({state.why})", "start Airflow with `nox -s up`, or pass --url")
     # Its own files: `up`'s port-forward is not ours to stop.
-    ui = provider.ui_forward()
+    ui = provider.deployer.ui_forward
+    assert ui is not None  # a cluster that answers is a Helm target's, reached through a port-forward
     forward = PortForward(E2E_FORWARD, ui.folder, ui.kubectl_args, ui.namespace, ui.service)
     port = pick_port(target.ui.port + 1, explicit=False)
     try:

@@ -14,9 +14,12 @@ from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import wait_ready
+from automation.providers.cluster import Cluster
 
 if TYPE_CHECKING:
     from automation.providers.base import Provider, UpOptions
+
+UI_FORWARD = "port-forward"
 
 
 class Deployment(Protocol):
@@ -48,6 +51,7 @@ class HelmRelease:
     """The official chart at a version with the merged values (they may hold the UI password)."""
 
     provider: Provider
+    cluster: Cluster
     chart: ChartRef
     values: dict[str, Any]
 
@@ -59,7 +63,7 @@ class HelmRelease:
     def apply(self) -> str:
         provider = self.provider
         runner, target = provider.runner, provider.target
-        helm = provider.helm()
+        helm = self.cluster.helm()
         release = helm.release()
         if release is not None and release.pending:
             runner.say(f"    release left {release.status} by an interrupted run: recovering")
@@ -78,27 +82,31 @@ class HelmRelease:
 class HelmDeployer:
     """Airflow from the official chart, installed or upgraded with Helm; reached through a port-forward."""
 
-    def __init__(self, provider: Provider):
+    def __init__(self, provider: Provider, cluster: Cluster):
         self.provider = provider
+        self.cluster = cluster
 
     @property
     def ui_forward(self) -> PortForward:
-        return self.provider.ui_forward()
+        target = self.provider.target
+        return PortForward(UI_FORWARD, self.provider.state_dir(), tuple(self.cluster.kubectl_args()), target.namespace,
+                           f"{target.release}-{target.ui.service}")
 
     def prepare(self, options: UpOptions) -> HelmRelease:
-        return HelmRelease(self.provider, chart_ref(self.provider.target), self.provider.merged_values(options))
+        return HelmRelease(self.provider, self.cluster, chart_ref(self.provider.target),
+                           self.provider.merged_values(options))
 
     def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
         """Wait for Airflow's components, then open (or reuse) the UI's port-forward."""
         provider = self.provider
         runner, target = provider.runner, provider.target
-        forward = provider.ui_forward()
+        forward = self.ui_forward
         preferred = options.port or target.ui.port
         if runner.dry_run or options.no_wait:
             with runner.step("UI"):
                 runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background)")
             return f"http://localhost:{preferred}"
-        state = provider.state()
+        state = self.cluster.state()
         assert isinstance(state, LiveCluster)  # `ensure_objects` stopped `up` on an unreachable cluster
         with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
             report["ready_seconds"] = wait_ready(runner, state, target)
