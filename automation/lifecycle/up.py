@@ -45,7 +45,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         report["objects"] = provider.ensure_objects(projects)
         if not options.skip_dags_check:
             with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):
-                check_once(runner, provider)
+                check_once(runner, provider, deployment)
         with runner.step(deployment.title):
             report["deploy"] = deployment.apply()
         report["url"] = url = provider.deployer.wait_and_open(options, report)

@@ -234,6 +234,13 @@ class EnvironmentUpdate:
     provider: ComposerProvider
     title = "Airflow environment variables (AUTOMATION_*), then DAGs and task scripts to the bucket"
 
+    @property
+    def inputs(self) -> dict[str, str]:
+        return self.provider.task_env()
+
+    def component_env(self) -> tuple[dict[str, str], str]:
+        return self.provider.task_env(), "the planned Composer environment-variable update"
+
     def apply(self) -> str:
         changed = self.provider.ensure_env_variables(self.provider.environment())
         self.provider.import_dags()

@@ -7,11 +7,15 @@ its URL."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import yaml
+
 from automation.k8s.cluster import LiveCluster
-from automation.k8s.helm import ChartRef, chart_ref
+from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import wait_ready
 from automation.providers.cluster import Cluster
@@ -27,6 +31,16 @@ class Deployment(Protocol):
 
     @property
     def title(self) -> str: ...
+
+    @property
+    def inputs(self) -> Any:
+        """Everything read to make it, as plain data (what a remembered check's fingerprint covers)."""
+        ...
+
+    def component_env(self) -> tuple[dict[str, str], str]:
+        """The environment Airflow's components get from it (literal values only), and where that was read;
+        reads only."""
+        ...
 
     def apply(self) -> str:
         """Deploy; 'unchanged' or why it changed."""
@@ -59,6 +73,30 @@ class HelmRelease:
     def title(self) -> str:
         return (f"Helm release {self.provider.target.release} (chart {self.chart.version}, "
                 f"Airflow {self.values['airflowVersion']})")
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return self.values
+
+    def component_env(self) -> tuple[dict[str, str], str]:
+        """The scheduler container's environment in the rendered chart (with a local chart and helm), else the
+        values' own env list."""
+        runner = self.provider.runner
+        if self.chart.local_path is not None and runner.which("helm"):
+            # `helm template` reads only and prints nothing; the values go through a private file gone after it.
+            with tempfile.TemporaryDirectory(prefix="automation-values-") as folder:
+                values_file = Path(folder) / "values.yaml"
+                values_file.write_text(yaml.safe_dump(self.values, sort_keys=True))
+                docs = Helm(runner, self.provider.target, self.cluster.kube_args()).template(self.chart, values_file)
+            for doc in docs:
+                if doc.get("kind") == "Deployment" and \
+                        (doc["metadata"].get("labels") or {}).get("component") == "scheduler":
+                    container = next(c for c in doc["spec"]["template"]["spec"]["containers"]
+                                     if c["name"] == "scheduler")
+                    env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
+                    return env, "the rendered chart's scheduler container"
+        env = {e["name"]: str(e["value"]) for e in self.values.get("env") or []}
+        return env, "the chart values' env (no local chart to render)"
 
     def apply(self) -> str:
         provider = self.provider
