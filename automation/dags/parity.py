@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.paths import DAGS_FOLDER
 from automation.core.runner import Runner
 from automation.dags.gate import MAX_PARSE_SECONDS, parse
@@ -258,8 +259,7 @@ def gate(runner: Runner, provider: Provider, deployment: Deployment, dags_folder
     if report.problems:
         more = f" (and {len(report.problems) - 1} more, listed above)" if len(report.problems) > 1 else ""
         raise UserError(f"parity (target {report.target}): {report.problems[0]}{more}",
-                        "fix the task or the target, then run `nox -s dags -- --target "
-                        f"{report.target}`")
+                        f"fix the task or the target, then run `{nox_command('dags', report.target)}`")
     accepted = f"; {report.server_checked} objects and pods accepted by the API server (dry run)" \
         if report.server_checked else ""
     runner.ok(f"target {report.target}: {report.pods} task pods fit it "
