@@ -25,9 +25,10 @@ from automation.settings import load_target
 def bare_helm_install(target_name: str) -> float:
     """What `up` saves a user from typing, timed: helm alone, with the values `up` computed."""
     target = load_target(target_name)
-    provider = provider_for(Runner(), target)
+    cluster = provider_for(Runner(), target).cluster
+    assert cluster is not None, f"target {target.name} has no cluster this machine reaches"
     values = REPO / ".state" / target.name / "values.merged.yaml"
-    cmd = ["helm", *provider.kube_args(), "-n", target.namespace, "upgrade", "--install", target.release,
+    cmd = ["helm", *cluster.kube_args(), "-n", target.namespace, "upgrade", "--install", target.release,
            *chart_ref(target).args, "-f", str(values), "--wait", "--timeout", "15m"]
     t0 = time.monotonic()
     subprocess.run(cmd, check=True, capture_output=True)

@@ -79,8 +79,9 @@ def measure(api: AirflowApi, runs: int) -> tuple[list[float], list[float]]:
 
 def set_refresh_interval(target: Target, seconds: int | None) -> None:
     """Both intervals on the DAG processor through its environment (None: back to what the chart set)."""
-    provider = provider_for(Runner(out=open("/dev/null", "w")), target)  # noqa: SIM115
-    args = ["kubectl", *provider.kubectl_args(), "-n", target.namespace]
+    cluster = provider_for(Runner(out=open("/dev/null", "w")), target).cluster  # noqa: SIM115
+    assert cluster is not None, f"target {target.name} has no cluster this machine reaches"
+    args = ["kubectl", *cluster.kubectl_args(), "-n", target.namespace]
     deployment = f"deployment/{target.release}-dag-processor"
     names = ("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL")
     values = [f"{name}={seconds}" if seconds else f"{name}-" for name in names]

@@ -30,7 +30,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     target = load_target(args.target)
-    kubectl = ["kubectl", *provider_for(Runner(), target).kubectl_args()]
+    cluster = provider_for(Runner(), target).cluster
+    assert cluster is not None, f"target {target.name} has no cluster this machine reaches"
+    kubectl = ["kubectl", *cluster.kubectl_args()]
 
     automation("doctor", "--target", args.target)  # warms the file cache (imports) and fails on a blocker
     doctor = [automation("doctor", "--target", args.target) for _ in range(args.runs)]

@@ -121,7 +121,9 @@ def with_added(folder: Path, package: str) -> tuple[Image, float]:
 def kubectl(target: Target, *args: str, check: bool = True) -> str:
     from automation.providers import provider_for
 
-    flags = provider_for(quiet(), target).kubectl_args()  # the target's kubeconfig and context, as `up` uses them
+    cluster = provider_for(quiet(), target).cluster
+    assert cluster is not None, f"target {target.name} has no cluster this machine reaches"
+    flags = cluster.kubectl_args()  # the target's kubeconfig and context, as `up` uses them
     return subprocess.run(["kubectl", *flags, *args], capture_output=True, text=True, check=check,
                           timeout=600).stdout
 

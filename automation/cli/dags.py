@@ -26,10 +26,13 @@ def _args(p: argparse.ArgumentParser) -> None:
 def _dags(args: argparse.Namespace, runner: Runner) -> None:
     from automation.dags import parity
     from automation.providers import provider_for
+    from automation.providers.base import UpOptions
 
     if not args.dags_folder.is_dir():
         raise UserError(f"--dags-folder {args.dags_folder} is not a folder", "give the folder holding the DAG files")
     provider = provider_for(runner, target_of(args))
     with runner.step(f"DAG integrity and parity with target {provider.target.name} ({args.dags_folder})"):
-        parity.gate(runner, provider, args.dags_folder.resolve(), server=not args.no_server,
+        # What `up` would deploy with the target's own values files (`up --values` adds to them).
+        deployment = provider.deployer.prepare(UpOptions())
+        parity.gate(runner, provider, deployment, args.dags_folder.resolve(), server=not args.no_server,
                     max_seconds=args.max_seconds)

@@ -164,12 +164,12 @@ def _worker(dags_folder: str) -> None:
     result = {"files": files, "import_errors": {rel(k): v for k, v in bag.import_errors.items()},
               "warnings": warnings, "dags": dags, "warmup_seconds": warmup}
     if os.environ.get(PODS_FLAG) == "1":
-        from automation.dags.composer_lint import build_pod
+        from automation.providers.composer_pod_rules import build_pod
 
         result["pods"] = {f"{dag_id}.{task.task_id}": build_pod(task) for dag_id, dag in sorted(bag.dags.items())
                           for task in dag.tasks if hasattr(task, "build_pod_request_obj")}
     if os.environ.get(LINT_FLAG) == "1":
-        from automation.dags.composer_lint import lint_operator
+        from automation.providers.composer_pod_rules import lint_operator
 
         result["pod_findings"] = {f"{dag_id}.{task.task_id}": lint_operator(task)
                                   for dag_id, dag in sorted(bag.dags.items()) for task in dag.tasks

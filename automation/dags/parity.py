@@ -1,9 +1,10 @@
 """The parity check: every task pod, built by real Airflow from this repository's DAGs under the exact
 environment a target's Airflow components get, checked against that target before anything is deployed.
 
-The environment comes from where it is really set: the rendered chart's scheduler container (Helm targets,
-with a local chart; the chart values otherwise), or the planned environment-variable update (Composer). Each
-task's pod is checked for what it references (claims, ServiceAccount, ConfigMaps and Secrets, namespace) and
+The environment comes from the deployment `up` is about to apply (its values files included), where it is
+really set: the rendered chart's scheduler container (Helm targets, with a local chart; the chart values
+otherwise), or the planned environment-variable update (Composer). Each task's pod goes through `RULES`, small
+functions each naming what it references (claims, ServiceAccount, ConfigMaps and Secrets, namespace), and
 the target's own rules (GKE: Workload Identity and the GCS Fuse annotation; Composer 3: its pod rules, no
 volumes, code fetched from a bucket). With a reachable cluster, the target's objects and every pod are sent to
 the API server as a server-side dry run.
@@ -11,21 +12,23 @@ the API server as a server-side dry run.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.paths import DAGS_FOLDER
 from automation.core.runner import Runner
-from automation.dags.composer_lint import lint_pod
 from automation.dags.gate import MAX_PARSE_SECONDS, parse
 from automation.dags.gate import gate as integrity_gate
 from automation.k8s.cluster import LiveCluster
-from automation.k8s.helm import chart_ref
 from automation.providers import Provider
-from automation.providers.base import UpOptions
+from automation.providers.deployer import Deployment
 from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER, XCOM_SIDECAR, emulator_env
 
 DRY_RUN_WORKERS = 8
@@ -40,84 +43,131 @@ class ParityReport:
     server_checked: int = 0
 
 
-def component_env(provider: Provider) -> tuple[dict[str, str], str]:
-    """The environment the target's Airflow components get (literal values only), and where it was read."""
-    if not provider.cluster_access:
-        return provider.task_env(), "the planned Composer environment-variable update"
-    values = provider.merged_values(UpOptions())
-    chart = chart_ref(provider.target)
-    if chart.local_path is not None and provider.runner.which("helm"):
-        # `helm template` reads only and prints nothing (Helm.template runs it quiet).
-        docs = provider.helm().template(chart, provider.write_values(values))
-        for doc in docs:
-            if doc.get("kind") == "Deployment" and (doc["metadata"].get("labels") or {}).get("component") == \
-                    "scheduler":
-                container = next(c for c in doc["spec"]["template"]["spec"]["containers"] if c["name"] == "scheduler")
-                env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
-                return env, "the rendered chart's scheduler container"
-    env = {e["name"]: str(e["value"]) for e in values.get("env") or []}
-    return env, "the chart values' env (no local chart to render)"
-
-
 def parse_env(env: dict[str, str]) -> dict[str, str]:
     # Airflow's own settings stay those of the parser's sandbox; everything else is passed as the target has it.
     return {k: v for k, v in env.items() if not k.startswith("AIRFLOW__")}
 
 
-def check_pod(provider: Provider, task: str, pod: dict[str, Any], projects: set[str]) -> list[str]:
-    """Every way `pod` would fail on the provider's target: one line each, naming the task and the fix."""
-    target = provider.target
-    facts = provider.task_pod_facts()
-    problems: list[str] = []
-    spec = pod.get("spec") or {}
-    meta = pod.get("metadata") or {}
-    claims = {v.name for v in provider.volumes()}
-    namespace = meta.get("namespace")
-    if namespace != facts.namespace:
-        problems.append(f"{task}: runs in namespace {namespace!r}, but target {target.name} puts task pods and "
-                        f"project objects in {facts.namespace!r} -- let project_task choose the namespace")
-    for volume in spec.get("volumes") or []:
-        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-        if claim is not None and claim not in claims:
-            where = f"defines {', '.join(sorted(claims))}" if claims else "defines no claim"
-            problems.append(f"{task}: mounts claim {claim!r}, but target {target.name} {where}: the pod would "
-                            "stay Pending -- use project_task, which mounts the target's claims")
-        if volume.get("hostPath") is not None and not provider.volumes():
-            problems.append(f"{task}: mounts host path {volume['hostPath'].get('path')!r}: target {target.name} "
-                            "has no node folders -- read data through DATA_ROOT instead")
-    account = spec.get("serviceAccountName") or "default"
-    if account != facts.service_account:
-        problems.append(f"{task}: runs as ServiceAccount {account!r}, but target {target.name} gives task pods "
-                        f"{facts.service_account!r} -- drop service_account_name from the task")
-    annotations = meta.get("annotations") or {}
-    for key, value in facts.pod_annotations.items():
-        if annotations.get(key) != value:
-            problems.append(f"{task}: lacks the pod annotation {key}={value!r} that target {target.name} needs "
-                            f"({'its bucket-backed claims never mount' if key == GCSFUSE_ANNOTATION else 'required'})"
-                            " -- build the task with project_task")
-    for container in spec.get("containers") or []:
-        for source in container.get("envFrom") or []:
-            for kind, ref in source.items():
-                if kind in ("configMapRef", "secretRef") and ref.get("name") not in projects:
-                    problems.append(f"{task}: reads {kind.removesuffix('Ref')} {ref.get('name')!r}, which target "
-                                    f"{target.name} does not define -- add the project to its projects: list")
-        image = str(container.get("image") or "")
-        if facts.image_registry and container.get("name") == "base" and not image.startswith(facts.image_registry):
-            problems.append(f"{task}: image {image} is not in the target's registry {facts.image_registry} -- "
-                            "use project_task's image= (names from images/)")
-        if container.get("name") == "base":
-            problems.extend(f"{task}: {finding}" for finding in _emulator_findings(target.name, facts, container))
+def environment_problems(wanted: dict[str, str], env: dict[str, str], source: str) -> list[str]:
+    """The contract's variables the components' environment does not carry as the contract says."""
+    return [f"environment: {name} is {env.get(name)!r} in {source}, the contract says {wanted[name]!r} -- a values "
+            "file overrides it: remove that override" for name in sorted(wanted) if env.get(name) != wanted[name]]
+
+
+@dataclass(frozen=True)
+class PodTarget:
+    """What the rules read of the target a task pod is checked against."""
+
+    name: str
+    facts: Any  # the task-pod contract (TaskPodFacts)
+    claims: frozenset[str]  # the claims the target defines
+    projects: frozenset[str]  # the projects whose ConfigMap and Secret it makes
+
+    @classmethod
+    def of(cls, provider: Provider) -> PodTarget:
+        return cls(provider.target.name, provider.task_pod_facts(), frozenset(v.name for v in provider.volumes()),
+                   frozenset(obj.name for obj in provider.project_objects()))
+
+
+Pod = dict[str, Any]
+Rule = Callable[[PodTarget, Pod], list[str]]
+
+
+def _containers(pod: Pod) -> list[dict[str, Any]]:
+    return list((pod.get("spec") or {}).get("containers") or [])
+
+
+def namespace_rule(target: PodTarget, pod: Pod) -> list[str]:
+    namespace = (pod.get("metadata") or {}).get("namespace")
+    if namespace == target.facts.namespace:
+        return []
+    return [f"runs in namespace {namespace!r}, but target {target.name} puts task pods and project objects in "
+            f"{target.facts.namespace!r} -- let project_task choose the namespace"]
+
+
+def claims_rule(target: PodTarget, pod: Pod) -> list[str]:
+    where = f"defines {', '.join(sorted(target.claims))}" if target.claims else "defines no claim"
+    return [f"mounts claim {claim!r}, but target {target.name} {where}: the pod would stay Pending -- use "
+            "project_task, which mounts the target's claims"
+            for volume in (pod.get("spec") or {}).get("volumes") or []
+            if (claim := (volume.get("persistentVolumeClaim") or {}).get("claimName")) is not None
+            and claim not in target.claims]
+
+
+def host_path_rule(target: PodTarget, pod: Pod) -> list[str]:
+    if target.claims:
+        return []
+    return [f"mounts host path {volume['hostPath'].get('path')!r}: target {target.name} has no node folders -- "
+            "read data through DATA_ROOT instead"
+            for volume in (pod.get("spec") or {}).get("volumes") or [] if volume.get("hostPath") is not None]
+
+
+def service_account_rule(target: PodTarget, pod: Pod) -> list[str]:
+    account = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+    if account == target.facts.service_account:
+        return []
+    return [f"runs as ServiceAccount {account!r}, but target {target.name} gives task pods "
+            f"{target.facts.service_account!r} -- drop service_account_name from the task"]
+
+
+def annotations_rule(target: PodTarget, pod: Pod) -> list[str]:
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    return [f"lacks the pod annotation {key}={value!r} that target {target.name} needs "
+            f"({'its bucket-backed claims never mount' if key == GCSFUSE_ANNOTATION else 'required'})"
+            " -- build the task with project_task"
+            for key, value in target.facts.pod_annotations.items() if annotations.get(key) != value]
+
+
+def project_objects_rule(target: PodTarget, pod: Pod) -> list[str]:
+    return [f"reads {kind.removesuffix('Ref')} {ref.get('name')!r}, which target {target.name} does not define -- "
+            "add the project to its projects: list"
+            for container in _containers(pod) for source in container.get("envFrom") or []
+            for kind, ref in source.items()
+            if kind in ("configMapRef", "secretRef") and ref.get("name") not in target.projects]
+
+
+def registry_rule(target: PodTarget, pod: Pod) -> list[str]:
+    registry = target.facts.image_registry
+    return [f"image {container.get('image') or ''} is not in the target's registry {registry} -- use "
+            "project_task's image= (names from images/)"
+            for container in _containers(pod) if registry and container.get("name") == "base"
+            and not str(container.get("image") or "").startswith(registry)]
+
+
+def emulator_rule(target: PodTarget, pod: Pod) -> list[str]:
+    return [finding for container in _containers(pod) if container.get("name") == "base"
+            for finding in _emulator_findings(target.name, target.facts, container)]
+
+
+def code_root_rule(target: PodTarget, pod: Pod) -> list[str]:
+    problems = []
+    for container in _containers(pod):
         command = container.get("command") or []
-        if command[1:2] == [LAUNCHER]:
-            root = command[command.index("--code-root") + 1] if "--code-root" in command else DAGS_PATH
-            mounted = any(m.get("mountPath") == DAGS_PATH for m in container.get("volumeMounts") or [])
-            if "://" not in root and not mounted:
-                problems.append(f"{task}: reads its script from {root}, which is not mounted on target "
-                                f"{target.name} -- set the target's code root (composer.environment_bucket)")
-    problems.extend(f"{task}: {finding}" for finding in _sidecar_findings(target.name, spec))
-    if provider.composer_pod_rules:
-        problems.extend(f"{task}: {finding}" for finding in lint_pod(pod))
+        if command[1:2] != [LAUNCHER]:
+            continue
+        root = command[command.index("--code-root") + 1] if "--code-root" in command else DAGS_PATH
+        mounted = any(m.get("mountPath") == DAGS_PATH for m in container.get("volumeMounts") or [])
+        if "://" not in root and not mounted:
+            problems.append(f"reads its script from {root}, which is not mounted on target {target.name} -- set "
+                            "the target's code root (composer.environment_bucket)")
     return problems
+
+
+def sidecar_rule(target: PodTarget, pod: Pod) -> list[str]:
+    return _sidecar_findings(target.name, pod.get("spec") or {})
+
+
+# Every target's rules, in the order their lines are printed; the provider adds its platform's (pod_rules).
+RULES: tuple[Rule, ...] = (namespace_rule, claims_rule, host_path_rule, service_account_rule, annotations_rule,
+                           project_objects_rule, registry_rule, emulator_rule, code_root_rule, sidecar_rule)
+
+
+def check_pod(provider: Provider, task: str, pod: Pod, target: PodTarget | None = None) -> list[str]:
+    """Every way `pod` would fail on the provider's target: one line each, naming the task and the fix."""
+    target = target or PodTarget.of(provider)
+    findings = [finding for rule in RULES for finding in rule(target, pod)]
+    findings += [finding for rule in provider.pod_rules() for finding in rule(pod)]
+    return [f"{task}: {finding}" for finding in findings]
 
 
 def _sidecar_findings(target: str, spec: dict[str, Any]) -> list[str]:
@@ -180,40 +230,36 @@ def server_dry_run(provider: Provider, pods: dict[str, dict[str, Any]]) -> tuple
     return checked, problems
 
 
-def check(runner: Runner, provider: Provider, dags_folder: Path = DAGS_FOLDER, server: bool = True,
-          max_seconds: float = MAX_PARSE_SECONDS) -> ParityReport:
-    """One parse of the DAG files under the target's environment: the integrity gate (printed, raises on a
-    problem), then the parity findings (returned)."""
-    env, source = component_env(provider)
+def check(runner: Runner, provider: Provider, deployment: Deployment, dags_folder: Path = DAGS_FOLDER,
+          server: bool = True, max_seconds: float = MAX_PARSE_SECONDS) -> ParityReport:
+    """One parse of the DAG files under the environment `deployment` gives Airflow's components (the values
+    files `up` merged included): the integrity gate (printed, raises on a problem), then the parity findings
+    (returned). Reads only: nothing is written."""
+    env, source = deployment.component_env()
     report = ParityReport(provider.target.name, source)
     parsed = parse(dags_folder, task_env=parse_env(env), pods=True, composer_lint=False)
     integrity_gate(runner, dags_folder, max_seconds, report=parsed)
-    wanted = provider.task_env()
-    missing = sorted(k for k, v in wanted.items() if env.get(k) != v)
-    for name in missing:
-        report.problems.append(f"environment: {name} is {env.get(name)!r} in {source}, the contract says "
-                               f"{wanted[name]!r} -- a values file overrides it: remove that override")
-    projects = {obj.name for obj in provider.project_objects()}
+    report.problems.extend(environment_problems(provider.task_env(), env, source))
+    target = PodTarget.of(provider)
     report.pods = len(parsed.pods)
     for task, pod in sorted(parsed.pods.items()):
-        report.problems.extend(check_pod(provider, task, pod, projects))
-    if server and provider.cluster_access:
+        report.problems.extend(check_pod(provider, task, pod, target))
+    if server and provider.cluster is not None:
         report.server_checked, server_problems = server_dry_run(provider, parsed.pods)
         report.problems.extend(server_problems)
     return report
 
 
-def gate(runner: Runner, provider: Provider, dags_folder: Path = DAGS_FOLDER, server: bool = True,
-         max_seconds: float = MAX_PARSE_SECONDS) -> ParityReport:
+def gate(runner: Runner, provider: Provider, deployment: Deployment, dags_folder: Path = DAGS_FOLDER,
+         server: bool = True, max_seconds: float = MAX_PARSE_SECONDS) -> ParityReport:
     """The check as a gate: a summary line, one line per problem, a UserError when there is any."""
-    report = check(runner, provider, dags_folder, server, max_seconds)
+    report = check(runner, provider, deployment, dags_folder, server, max_seconds)
     for problem in report.problems:
         runner.say(f"    problem: {problem}")
     if report.problems:
         more = f" (and {len(report.problems) - 1} more, listed above)" if len(report.problems) > 1 else ""
         raise UserError(f"parity (target {report.target}): {report.problems[0]}{more}",
-                        "fix the task or the target, then run `nox -s dags -- --target "
-                        f"{report.target}`")
+                        f"fix the task or the target, then run `{nox_command('dags', report.target)}`")
     accepted = f"; {report.server_checked} objects and pods accepted by the API server (dry run)" \
         if report.server_checked else ""
     runner.ok(f"target {report.target}: {report.pods} task pods fit it "
@@ -221,29 +267,28 @@ def gate(runner: Runner, provider: Provider, dags_folder: Path = DAGS_FOLDER, se
     return report
 
 
-def check_once(runner: Runner, provider: Provider) -> None:
-    """The gate as `up` runs it, before anything is deployed. It takes seconds (Airflow's imports), so a pass
-    is remembered against a fingerprint of the DAG files, the target's environment and the Airflow version."""
+def check_once(runner: Runner, provider: Provider, deployment: Deployment) -> None:
+    """The gate as `up` runs it, on the deployment `up` is about to apply, before anything is deployed. It takes
+    seconds (Airflow's imports), so a pass is remembered against a fingerprint of the DAG files, the
+    deployment's inputs, the target's environment and the Airflow version."""
     if runner.dry_run:
         runner.plan(f"DAG integrity and parity check over {DAGS_FOLDER.name}/ for target {provider.target.name} "
                     "(the `dags` command)")
         return
     stamp = provider.state_dir() / "dags-check.pass"
-    fingerprint = dags_fingerprint(DAGS_FOLDER, provider)
+    fingerprint = dags_fingerprint(DAGS_FOLDER, provider, deployment)
     if stamp.is_file() and stamp.read_text() == fingerprint:
         runner.ok("DAG files and target unchanged since the last passing check")
         return
-    gate(runner, provider, server=False)
+    gate(runner, provider, deployment, server=False)
     stamp.write_text(fingerprint)
 
 
-def dags_fingerprint(folder: Path, provider: Provider) -> str:
-    import hashlib
-    import json
-
+def dags_fingerprint(folder: Path, provider: Provider, deployment: Deployment) -> str:
     digest = hashlib.sha256(provider.airflow_version().encode())
     digest.update(json.dumps(provider.task_env(), sort_keys=True).encode())
     digest.update(json.dumps(sorted(provider.target.projects)).encode())
+    digest.update(json.dumps(deployment.inputs, sort_keys=True, default=str).encode())
     for path in sorted(folder.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
             info = path.stat()

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.ready import COMPONENTS
 from automation.providers import Provider
@@ -41,7 +42,8 @@ class Component:
 
 
 def kubectl(provider: Provider) -> list[str]:
-    return ["kubectl", *provider.kubectl_args(), "-n", provider.target.namespace]
+    assert provider.cluster is not None  # every command that runs kubectl stopped at `cluster_only` without one
+    return ["kubectl", *provider.cluster.kubectl_args(), "-n", provider.target.namespace]
 
 
 def discover(provider: Provider) -> dict[str, Component]:
@@ -55,7 +57,7 @@ def discover(provider: Provider) -> dict[str, Component]:
                                 f"with the chart's default components")
             return {name: Component(name, "Deployment", f"{target.release}-{name}", (name,)) for name in COMPONENTS}
         raise UserError(f"the cluster of target {target.name!r} is not reachable: {getattr(state, 'why', '?')}",
-                        f"start it: nox -s up -- --target {target.name}")
+                        f"start it: {nox_command('up', target.name)}")
     found: dict[str, Component] = {}
     for kind in WORKLOAD_KINDS:
         for obj in state.list(kind, target.namespace, f"release={target.release}"):
@@ -71,7 +73,7 @@ def discover(provider: Provider) -> dict[str, Component]:
             found[name] = Component(name, kind, obj["metadata"]["name"], containers, logs)
     if not found:
         raise UserError(f"no Airflow components of release {target.release} in namespace {target.namespace}",
-                        f"start Airflow: nox -s up -- --target {target.name}")
+                        f"start Airflow: {nox_command('up', target.name)}")
     return found
 
 
@@ -94,7 +96,7 @@ def resolve_one(provider: Provider, name: str) -> Component:
 def cluster_only(provider: Provider, what: str, instead: str) -> None:
     """Stop a command that needs kubectl access to Airflow's pods on a target without it (Cloud Composer),
     naming what to use there. A dry run shows that command as the plan before stopping the same way."""
-    if provider.cluster_access:
+    if provider.cluster is not None:
         return
     if provider.runner.dry_run:
         provider.runner.plan(f"not run here; on Composer: {instead}")

@@ -56,7 +56,7 @@ def run_check(name: str, check: Check, probe: Probe) -> Finding:
 def diagnose(probe: Probe) -> list[Finding]:
     chosen = [(name, check, cluster) for name, check, cluster in CHECKS]
     with ThreadPoolExecutor(max_workers=len(chosen)) as pool:
-        futures = [None if cluster and not probe.provider.cluster_access else
+        futures = [None if cluster and probe.provider.cluster is None else
                    pool.submit(run_check, name, check, probe) for name, check, cluster in chosen]
         return [not_applicable(name, NO_CLUSTER) if future is None else future.result()
                 for (name, _, _), future in zip(chosen, futures, strict=True)]

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner, register_secret
 from automation.core.versions import VERSIONS
 from automation.settings.model import Target
@@ -222,7 +223,7 @@ class Helm:
             timeout=self.target.ready_timeout + 60,
             stream=True,
             heartbeat=20,
-            fix=f"see the pods' state: nox -s status -- --target {self.target.name}",
+            fix=f"see the pods' state: {nox_command('status', self.target.name)}",
         )
 
     def template(self, chart: ChartRef, values_file: Path) -> list[dict[str, Any]]:

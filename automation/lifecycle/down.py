@@ -18,6 +18,9 @@ def down(runner: Runner, target: Target, options: UpOptions, settings: list[str]
         if forward is not None:
             forward.stop(runner)
         if options.purge:
+            if provider.cluster is None:  # Google runs the environment's cluster: nothing here deletes it
+                raise UserError("purging a Composer environment is not automated",
+                                "delete it with `gcloud composer environments delete` if you mean to")
             if not options.yes and not runner.dry_run:
                 answer = input(f"Delete namespace {target.namespace}, its volumes and secrets, "
                                f"for target {target.name}? [y/N] ")

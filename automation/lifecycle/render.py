@@ -27,14 +27,14 @@ def render(runner: Runner, target: Target, options: UpOptions) -> list[Path]:
     docs = provider.desired_objects()
     objects.write_text(yaml.safe_dump_all([redact(d) for d in docs], sort_keys=False))
     written.append(objects)
-    if provider.cluster_access:
+    if provider.cluster is not None:
         values = provider.merged_values(options)
         values_path = out / "values.yaml"
         values_path.write_text(yaml.safe_dump(_masked_values(values), sort_keys=True))
         written.append(values_path)
         chart = chart_ref(target)
         if chart.local_path is not None and runner.which("helm"):
-            chart_docs = provider.helm().template(chart, provider.write_values(values))
+            chart_docs = provider.cluster.helm().template(chart, provider.write_values(values))
             manifests = out / "chart.yaml"
             manifests.write_text(yaml.safe_dump_all([redact(d) for d in chart_docs], sort_keys=False))
             written.append(manifests)

@@ -4,6 +4,7 @@ NEW alone (`--finish`)."""
 from __future__ import annotations
 
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import ensure
@@ -17,24 +18,26 @@ def rotate_fernet_key(runner: Runner, target: Target, finish: bool) -> None:
     provider = provider_for(runner, target)
     state = provider.state()
     if isinstance(state, Unreachable):
-        raise UserError(f"cluster not reachable: {state.why}", f"run `nox -s up -- --target {target.name}` first")
+        raise UserError(f"cluster not reachable: {state.why}", f"run `{nox_command('up', target.name)}` first")
     name = airflow_secrets.core_secret_name(target)
     current = airflow_secrets.decode(state.get("Secret", name, target.namespace))
     if not current.get("fernet-key"):
-        raise UserError(f"Secret/{name} has no fernet-key", "run `nox -s up` first: it creates it")
+        raise UserError(f"Secret/{name} has no fernet-key",
+                        f"run `{nox_command('up', target.name)}` first: it creates it")
     keys = current["fernet-key"].split(",")
     if finish:
         if len(keys) < 2:
             raise UserError("no rotation in progress (the Secret holds one Fernet key)",
-                            "start one with `nox -s rotate-fernet-key`")
+                            f"start one with `{nox_command('rotate-fernet-key', target.name)}`")
         new = {**current, "fernet-key": keys[0]}
     else:
         if len(keys) > 1:
             raise UserError("a rotation is already in progress (NEW,OLD in the Secret)",
-                            "finish it with `nox -s rotate-fernet-key -- --finish`")
+                            f"finish it with `{nox_command('rotate-fernet-key', target.name, (), '--finish')}`")
         new = airflow_secrets.rotate_fernet(current)
     ensure(runner, state, airflow_secrets.core_secret_of(target, new).render())  # its fingerprint follows
-    kubectl = ["kubectl", *provider.kubectl_args(), "-n", target.namespace]
+    assert provider.cluster is not None  # a target without one read as unreachable above
+    kubectl = ["kubectl", *provider.cluster.kubectl_args(), "-n", target.namespace]
     runner.run([*kubectl, "rollout", "restart", "deployment", "-l", f"release={target.release}"])
     runner.run([*kubectl, "rollout", "status", "deployment", f"{target.release}-scheduler", "--timeout=600s"],
                timeout=660)
@@ -42,6 +45,6 @@ def rotate_fernet_key(runner: Runner, target: Target, finish: bool) -> None:
         runner.run([*kubectl, "exec", f"deploy/{target.release}-scheduler", "--", "airflow", "rotate-fernet-key"],
                    timeout=600)
         runner.say("Rotation started: data re-encrypted with the new key. Finish with "
-                   "`nox -s rotate-fernet-key -- --finish` to drop the old key.")
+                   f"`{nox_command('rotate-fernet-key', target.name, (), '--finish')}` to drop the old key.")
     else:
         runner.say("Rotation finished: only the new Fernet key remains.")

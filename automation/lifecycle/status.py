@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import listed
@@ -34,7 +35,7 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
     present = [name for ns, name in wanted if name in held[ns]]
     rows["secrets"] = f"present: {', '.join(present) or 'none'}" + (
         f"; absent: {', '.join(sorted(set(names) - set(present)))}" if set(names) - set(present) else "")
-    release = provider.helm().release() if state.reachable else None
+    release = provider.cluster.helm().release() if provider.cluster is not None and state.reachable else None
     rows["release"] = (f"{release.name} revision {release.revision}, {release.status}, chart {release.chart_version}"
                        if release else "not installed")
     if isinstance(state, LiveCluster):
@@ -44,7 +45,7 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
         rows["pods ready"] = "cluster unreachable"
     forward = provider.deployer.ui_forward
     url = forward.url() if forward is not None else None
-    rows["ui"] = url or "not forwarded (`nox -s up` opens it)"
+    rows["ui"] = url or f"not forwarded (`{nox_command('up', target.name)}` opens it)"
     if as_json:
         runner.say(json.dumps(rows, indent=2))
     else:

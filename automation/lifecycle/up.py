@@ -45,7 +45,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         report["objects"] = provider.ensure_objects(projects)
         if not options.skip_dags_check:
             with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):
-                check_once(runner, provider)
+                check_once(runner, provider, deployment)
         with runner.step(deployment.title):
             report["deploy"] = deployment.apply()
         report["url"] = url = provider.deployer.wait_and_open(options, report)
@@ -77,7 +77,7 @@ def preflight(provider: Provider, options: UpOptions) -> None:
             if not target.path(mount.host).is_dir():
                 raise UserError(f"mount source {target.path(mount.host)} does not exist",
                                 f"create it, or fix targets.{target.name}.mounts.{name}.host")
-    if target.database.mode == "external" and provider.cluster_access:
+    if target.database.mode == "external" and provider.cluster is not None:
         from automation.k8s.airflow_secrets import check_external_db_answers
 
         note = check_external_db_answers(target)

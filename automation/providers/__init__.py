@@ -1,10 +1,14 @@
-"""Where a target's Airflow runs. `provider_for` is the one place a target's provider is chosen."""
+"""Where a target's Airflow runs. `provider_for` is the one place a target's provider is chosen and composed from
+its parts: the cluster this machine reaches (none on Cloud Composer, whose cluster Google runs) and the deployer
+(Helm's chart on that cluster, or Composer's environment)."""
 
 from __future__ import annotations
 
 from automation.core.runner import Runner
 from automation.providers.base import Provider
-from automation.providers.composer import ComposerProvider
+from automation.providers.cluster import Cluster
+from automation.providers.composer import ComposerDeployer, ComposerProvider
+from automation.providers.deployer import HelmDeployer
 from automation.providers.existing import ExistingProvider
 from automation.providers.gke import GkeProvider
 from automation.providers.minikube import MinikubeProvider
@@ -18,7 +22,14 @@ PROVIDERS: dict[str, type[Provider]] = {
 
 
 def provider_for(runner: Runner, target: Target) -> Provider:
-    return PROVIDERS[target.provider](runner, target)
+    provider = PROVIDERS[target.provider](runner, target)
+    if isinstance(provider, ComposerProvider):
+        provider.cluster = None
+        provider.deployer = ComposerDeployer(provider)
+    else:
+        provider.cluster = cluster = Cluster(runner, target, provider.kubeconfig(), provider.context())
+        provider.deployer = HelmDeployer(provider, cluster)
+    return provider
 
 
 __all__ = ["PROVIDERS", "Provider", "provider_for"]

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from automation.airflow.endpoint import Credentials, Endpoint, PasswordLogin
 from automation.core.errors import UserError
+from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.k8s.airflow_secrets import decode, login_secret_name
 from automation.k8s.cluster import Unreachable
@@ -43,18 +44,21 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
     target = provider.target
     if runner.which("kubectl") is None:
         raise UserError("'kubectl' was not found on PATH, and no Airflow URL is known",
-                        "install kubectl, run `nox -s up` (it opens the port-forward), or pass --url")
+                        f"install kubectl, run `{nox_command('up', target.name)}` (it opens the port-forward), "
+                        "or pass --url")
     state = provider.state()
     if isinstance(state, Unreachable):
         raise UserError(f"no Airflow API to check: no port-forward is running and the cluster is unreachable "
-                        f"({state.why})", "start Airflow with `nox -s up`, or pass --url")
+                        f"({state.why})", f"start Airflow with `{nox_command('up', target.name)}`, or pass --url")
     # Its own files: `up`'s port-forward is not ours to stop.
-    ui = provider.ui_forward()
+    ui = provider.deployer.ui_forward
+    assert ui is not None  # a cluster that answers is a Helm target's, reached through a port-forward
     forward = PortForward(E2E_FORWARD, ui.folder, ui.kubectl_args, ui.namespace, ui.service)
     port = pick_port(target.ui.port + 1, explicit=False)
     try:
         with runner.step(f"temporary port-forward to svc/{forward.service} on {port}"):
-            url = forward.start(runner, port, fix="start Airflow with `nox -s up`, or pass --url")
+            url = forward.start(runner, port,
+                                fix=f"start Airflow with `{nox_command('up', target.name)}`, or pass --url")
         yield url
     finally:
         forward.stop(runner)

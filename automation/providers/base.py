@@ -8,6 +8,7 @@ place a target's provider is chosen.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,20 +23,22 @@ from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import ensure, listed, prune, reclaim_released
-from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable, connect
-from automation.k8s.helm import Helm, merged_values, register_value_secrets
+from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
+from automation.k8s.helm import merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
-from automation.k8s.port_forward import PortForward
 from automation.k8s.projects import PROJECT_LABEL, project_objects
 from automation.providers.airflow_objects import Ledger, Store
 from automation.providers.airflow_rest import RestStore
-from automation.providers.deployer import Deployer, HelmDeployer
+from automation.providers.cluster import Cluster
+from automation.providers.deployer import Deployer
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
 from automation.settings.model import Minikube as MinikubeSettings
 from automation.settings.model import Mounts, Target
 
-UI_FORWARD = "port-forward"
+# One rule of the target's platform over a task pod: a line per way the pod breaks it.
+PodRule = Callable[[dict[str, Any]], list[str]]
+NO_CLUSTER = "Composer's cluster is managed by Google: read it through gcloud"
 
 
 @dataclass
@@ -64,19 +67,16 @@ class Provider:
 
     kind: ClassVar[str] = ""
     binaries: ClassVar[tuple[str, ...]] = ("kubectl", "helm")
-    # The cluster is reached through the kubernetes API (False: Composer, managed by Google).
-    cluster_access: ClassVar[bool] = True
-    # Task pods must follow Cloud Composer 3's KubernetesPodOperator rules (dags.composer_lint).
-    composer_pod_rules: ClassVar[bool] = False
     # Images built here that `up` needs before anything else (under images/, MANUAL: not worker images).
     tool_images: ClassVar[tuple[str, ...]] = ()
+    # The parts `providers.provider_for` composes the provider with: the cluster this machine reaches (None: Google
+    # runs it) and how Airflow is deployed and reached.
+    cluster: Cluster | None
+    deployer: Deployer
 
     def __init__(self, runner: Runner, target: Target):
         self.runner = runner
         self.target = target
-        self._state: LiveCluster | None = None
-        # How Airflow is installed and reached: Helm's chart here, Composer's environment in `composer`.
-        self.deployer: Deployer = HelmDeployer(self)
 
     # -- which cluster -----------------------------------------------------------------------------------------
     def kubeconfig(self) -> str | None:
@@ -85,26 +85,15 @@ class Provider:
     def context(self) -> str | None:
         return None
 
-    def kube_args(self) -> list[str]:
-        args = []
-        if self.kubeconfig():
-            args += ["--kubeconfig", str(self.kubeconfig())]
-        if self.context():
-            args += ["--kube-context", str(self.context())]
-        return args
-
-    def kubectl_args(self) -> list[str]:
-        return [a.replace("--kube-context", "--context") for a in self.kube_args()]
-
     def state(self) -> LiveCluster | Unreachable:
-        # Connecting runs the API discovery (about a second): once per command is enough. A cluster that did
-        # not answer is asked again (it may just have been started).
-        if self._state is not None:
-            return self._state
-        found = connect(self.kubeconfig(), self.context())
-        if isinstance(found, LiveCluster):
-            self._state = found
-        return found
+        """The cluster's state; a target without a cluster we reach reads as unreachable."""
+        if self.cluster is None:
+            return Unreachable(NO_CLUSTER)
+        return self.cluster.state()
+
+    def pod_rules(self) -> list[PodRule]:
+        """Rules the target's platform adds for task pods (Cloud Composer 3's KubernetesPodOperator rules)."""
+        return []
 
     def airflow_version(self) -> str:
         return self.target.airflow_version or VERSIONS.airflow
@@ -257,7 +246,7 @@ class Provider:
         docs: list[dict[str, Any]] = [namespace.render() for namespace in self.namespaces()]
         for volume in self.volumes():
             docs.extend(volume.render())
-        if self.cluster_access:  # Composer keeps Airflow's own secrets
+        if self.cluster is not None:  # Composer keeps Airflow's own secrets
             core, _ = airflow_secrets.core_secret(self.target, None)
             docs.append(core.render())
         docs.extend(obj.render() for obj in self.project_objects())
@@ -341,10 +330,6 @@ class Provider:
                                                                                             manifest)
         return outcome
 
-    def helm(self) -> Helm:
-        state = self.state() if self.cluster_access else None
-        return Helm(self.runner, self.target, self.kube_args(), state if isinstance(state, LiveCluster) else None)
-
     def merged_values(self, options: UpOptions) -> dict[str, Any]:
         values = merged_values(self.target, self.chart_values(), options.values)
         register_value_secrets(values, self.target.login.password)
@@ -354,10 +339,6 @@ class Provider:
         path = self.state_dir() / "values.merged.yaml"
         write_private(path, yaml.safe_dump(values, sort_keys=True))  # may hold the UI password
         return path
-
-    def ui_forward(self) -> PortForward:
-        return PortForward(UI_FORWARD, self.state_dir(), tuple(self.kubectl_args()), self.target.namespace,
-                           f"{self.target.release}-{self.target.ui.service}")
 
     def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
         """How `up` reads and writes Airflow's connections, variables and pools: its REST API, through the UI's
@@ -372,9 +353,9 @@ class Provider:
 
     def uninstall(self) -> None:
         """`down` on a cluster we do not stop: remove the Airflow release, keep everything else."""
-        if isinstance(self.state(), Unreachable):
+        if self.cluster is None or isinstance(self.cluster.state(), Unreachable):
             return
-        helm = self.helm()
+        helm = self.cluster.helm()
         if helm.release() is None:
             self.runner.ok(f"release {self.target.release} not installed")
         else:

@@ -19,11 +19,11 @@ import yaml
 from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.paths import write_private
-from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers.airflow_objects import Ledger, Store
-from automation.providers.base import Provider, UpOptions
+from automation.providers.base import PodRule, Provider, UpOptions
 from automation.providers.composer_objects import ComposerCliStore
+from automation.providers.composer_pod_rules import lint_pod
 from automation.settings.contract import COMPOSER_NAMESPACE
 from automation.settings.model import Composer
 
@@ -65,12 +65,9 @@ class MadeWorkloads:
 class ComposerProvider(Provider):
     kind = "composer"
     binaries = ("gcloud",)
-    cluster_access = False
-    composer_pod_rules = True
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.deployer = ComposerDeployer(self)
         self._environment: dict[str, Any] | None = None
 
     @property
@@ -90,8 +87,8 @@ class ComposerProvider(Provider):
         return ["gcloud", "composer", "environments", *verb, c.environment, "--location", c.region,
                 "--project", c.project]
 
-    def state(self) -> LiveCluster | Unreachable:
-        return Unreachable("Composer's cluster is managed by Google: read it through gcloud")
+    def pod_rules(self) -> list[PodRule]:
+        return [lint_pod]
 
     def check_resources(self) -> None:
         target = self.target
@@ -221,13 +218,6 @@ class ComposerProvider(Provider):
     def uninstall(self) -> None:
         """Composer environments are not stopped by this tool."""
 
-    def purge_all(self) -> None:
-        raise UserError("purging a Composer environment is not automated",
-                        "delete it with `gcloud composer environments delete` if you mean to")
-
-    def purge(self, state: ClusterState) -> None:
-        self.purge_all()
-
     def cluster_summary(self) -> str:
         c = self.composer
         return f"Composer {c.project}/{c.region}/{c.environment}"
@@ -243,6 +233,13 @@ class EnvironmentUpdate:
 
     provider: ComposerProvider
     title = "Airflow environment variables (AUTOMATION_*), then DAGs and task scripts to the bucket"
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        return self.provider.task_env()
+
+    def component_env(self) -> tuple[dict[str, str], str]:
+        return self.provider.task_env(), "the planned Composer environment-variable update"
 
     def apply(self) -> str:
         changed = self.provider.ensure_env_variables(self.provider.environment())

@@ -7,16 +7,23 @@ its URL."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import yaml
+
 from automation.k8s.cluster import LiveCluster
-from automation.k8s.helm import ChartRef, chart_ref
+from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import wait_ready
+from automation.providers.cluster import Cluster
 
 if TYPE_CHECKING:
     from automation.providers.base import Provider, UpOptions
+
+UI_FORWARD = "port-forward"
 
 
 class Deployment(Protocol):
@@ -24,6 +31,16 @@ class Deployment(Protocol):
 
     @property
     def title(self) -> str: ...
+
+    @property
+    def inputs(self) -> Any:
+        """Everything read to make it, as plain data (what a remembered check's fingerprint covers)."""
+        ...
+
+    def component_env(self) -> tuple[dict[str, str], str]:
+        """The environment Airflow's components get from it (literal values only), and where that was read;
+        reads only."""
+        ...
 
     def apply(self) -> str:
         """Deploy; 'unchanged' or why it changed."""
@@ -48,6 +65,7 @@ class HelmRelease:
     """The official chart at a version with the merged values (they may hold the UI password)."""
 
     provider: Provider
+    cluster: Cluster
     chart: ChartRef
     values: dict[str, Any]
 
@@ -56,10 +74,34 @@ class HelmRelease:
         return (f"Helm release {self.provider.target.release} (chart {self.chart.version}, "
                 f"Airflow {self.values['airflowVersion']})")
 
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return self.values
+
+    def component_env(self) -> tuple[dict[str, str], str]:
+        """The scheduler container's environment in the rendered chart (with a local chart and helm), else the
+        values' own env list."""
+        runner = self.provider.runner
+        if self.chart.local_path is not None and runner.which("helm"):
+            # `helm template` reads only and prints nothing; the values go through a private file gone after it.
+            with tempfile.TemporaryDirectory(prefix="automation-values-") as folder:
+                values_file = Path(folder) / "values.yaml"
+                values_file.write_text(yaml.safe_dump(self.values, sort_keys=True))
+                docs = Helm(runner, self.provider.target, self.cluster.kube_args()).template(self.chart, values_file)
+            for doc in docs:
+                if doc.get("kind") == "Deployment" and \
+                        (doc["metadata"].get("labels") or {}).get("component") == "scheduler":
+                    container = next(c for c in doc["spec"]["template"]["spec"]["containers"]
+                                     if c["name"] == "scheduler")
+                    env = {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
+                    return env, "the rendered chart's scheduler container"
+        env = {e["name"]: str(e["value"]) for e in self.values.get("env") or []}
+        return env, "the chart values' env (no local chart to render)"
+
     def apply(self) -> str:
         provider = self.provider
         runner, target = provider.runner, provider.target
-        helm = provider.helm()
+        helm = self.cluster.helm()
         release = helm.release()
         if release is not None and release.pending:
             runner.say(f"    release left {release.status} by an interrupted run: recovering")
@@ -78,27 +120,31 @@ class HelmRelease:
 class HelmDeployer:
     """Airflow from the official chart, installed or upgraded with Helm; reached through a port-forward."""
 
-    def __init__(self, provider: Provider):
+    def __init__(self, provider: Provider, cluster: Cluster):
         self.provider = provider
+        self.cluster = cluster
 
     @property
     def ui_forward(self) -> PortForward:
-        return self.provider.ui_forward()
+        target = self.provider.target
+        return PortForward(UI_FORWARD, self.provider.state_dir(), tuple(self.cluster.kubectl_args()), target.namespace,
+                           f"{target.release}-{target.ui.service}")
 
     def prepare(self, options: UpOptions) -> HelmRelease:
-        return HelmRelease(self.provider, chart_ref(self.provider.target), self.provider.merged_values(options))
+        return HelmRelease(self.provider, self.cluster, chart_ref(self.provider.target),
+                           self.provider.merged_values(options))
 
     def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
         """Wait for Airflow's components, then open (or reuse) the UI's port-forward."""
         provider = self.provider
         runner, target = provider.runner, provider.target
-        forward = provider.ui_forward()
+        forward = self.ui_forward
         preferred = options.port or target.ui.port
         if runner.dry_run or options.no_wait:
             with runner.step("UI"):
                 runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background)")
             return f"http://localhost:{preferred}"
-        state = provider.state()
+        state = self.cluster.state()
         assert isinstance(state, LiveCluster)  # `ensure_objects` stopped `up` on an unreachable cluster
         with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
             report["ready_seconds"] = wait_ready(runner, state, target)

@@ -20,6 +20,8 @@ from automation.core.versions import VERSIONS
 from automation.k8s.cluster import ClusterState, LiveCluster
 from automation.k8s.objects import GcsEmulator, PodLauncherRole, StaticVolume, service_url
 from automation.k8s.port_forward import PortForward, pick_port
+from automation.providers.base import PodRule
+from automation.providers.composer_pod_rules import lint_pod
 from automation.providers.existing import ExistingProvider
 from automation.settings.contract import (
     COMPOSER_NAMESPACE,
@@ -42,8 +44,10 @@ SEEDED = "input"
 
 class ComposerRehearsalProvider(ExistingProvider):
     kind = "composer-rehearsal"
-    composer_pod_rules = True
     tool_images = (GCS_EMULATOR,)
+
+    def pod_rules(self) -> list[PodRule]:
+        return [lint_pod]  # its task pods rehearse Composer 3's
 
     @property
     def composer(self) -> Composer:
@@ -162,7 +166,8 @@ class ComposerRehearsalProvider(ExistingProvider):
         return report
 
     def emulator_forward(self) -> PortForward:
-        return PortForward(GCS_EMULATOR, self.state_dir(), tuple(self.kubectl_args()), self.target.namespace,
+        assert self.cluster is not None  # provider_for gives every Helm target its cluster
+        return PortForward(GCS_EMULATOR, self.state_dir(), tuple(self.cluster.kubectl_args()), self.target.namespace,
                            GCS_EMULATOR, remote_port=GCS_EMULATOR_PORT, health_path=EMULATOR_HEALTH)
 
     @contextmanager

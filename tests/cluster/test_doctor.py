@@ -59,7 +59,8 @@ def test_a_healthy_target_passes_every_check(healthy: Any) -> None:
 
 
 def test_a_stopped_port_forward_is_found_and_up_is_the_fix(healthy: Any) -> None:
-    forward = provider_for(Runner(out=io.StringIO()), healthy).ui_forward()
+    forward = provider_for(Runner(out=io.StringIO()), healthy).deployer.ui_forward
+    assert forward is not None
     assert forward.stop(Runner(out=io.StringIO())), "up left no UI port-forward running"
     result, _ = doctor()
     line = line_of(result.stdout, "ui port-forward")

@@ -122,7 +122,9 @@ def test_release_read_from_helms_storage_is_what_helm_reports(env: Any) -> None:
     from automation.providers import provider_for
 
     target, _ = env
-    helm = provider_for(Runner(out=io.StringIO()), target).helm()
+    cluster = provider_for(Runner(out=io.StringIO()), target).cluster
+    assert cluster is not None
+    helm = cluster.helm()
     assert helm.state is not None
     stored, values = helm.release(), helm.deployed_values()
     assert stored is not None and stored.status == "deployed"

@@ -4,12 +4,19 @@ gets), by the reader (a DAG's task), or by the target (a project it does not def
 from __future__ import annotations
 
 import importlib.util
+import io
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
+from automation.core import paths
+from automation.core.runner import Runner
+from automation.dags import parity
+from automation.providers import provider_for
+from automation.providers.base import UpOptions
+from automation.settings import load_target
 from tests.conftest import REPO, need, run_cli
 
 
@@ -117,3 +124,28 @@ def test_xcom_sidecar_that_would_pull_its_image(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "sidecars.by_hand: its airflow-xcom-sidecar runs image 'alpine', not the task's" in result.stdout
     assert "sidecars.helper:" not in result.stdout
+
+
+def test_up_values_file_overriding_a_contract_variable_fails_the_check_and_nothing_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`up --values FILE` reaches the check as `up` merged it: an AUTOMATION_* override is named, the pass
+    `up` remembers depends on the file, and the check itself writes nothing (only `render` writes files)."""
+    monkeypatch.delenv("AUTOMATION_SETTINGS", raising=False)
+    monkeypatch.setattr(paths, "STATE_ROOT", tmp_path / "state")
+    _one_task_dag(tmp_path / "dags", "plain", {})
+    provider = provider_for(Runner(out=io.StringIO()), load_target("existing"))
+    env = [{"name": k, "value": "/elsewhere" if k == "AUTOMATION_DATA_ROOT" else v}
+           for k, v in provider.task_env().items()]
+    values = tmp_path / "values-override.yaml"
+    values.write_text(yaml.safe_dump({"env": env}))
+    plain = provider.deployer.prepare(UpOptions())
+    overridden = provider.deployer.prepare(UpOptions(values=[str(values)]))
+
+    report = parity.check(provider.runner, provider, overridden, tmp_path / "dags", server=False)
+    assert [p for p in report.problems if p.startswith("environment:")] == [
+        f"environment: AUTOMATION_DATA_ROOT is '/elsewhere' in {report.env_source}, the contract says "
+        f"{provider.task_env()['AUTOMATION_DATA_ROOT']!r} -- a values file overrides it: remove that override"]
+    assert parity.check(provider.runner, provider, plain, tmp_path / "dags", server=False).problems == []
+    assert parity.dags_fingerprint(tmp_path / "dags", provider, plain) != \
+        parity.dags_fingerprint(tmp_path / "dags", provider, overridden)
+    assert not (tmp_path / "state").exists() or not any((tmp_path / "state").rglob("*.yaml"))

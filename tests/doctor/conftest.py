@@ -50,7 +50,8 @@ def probe_for(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[..., 
     def make(name: str, cluster: LiveCluster | None = None, **overrides: object) -> Probe:
         provider = provider_for(Runner(out=io.StringIO()), load_target(name, **overrides))
         if cluster is not None:
-            provider._state = cluster
+            assert provider.cluster is not None
+            provider.cluster._live = cluster  # the fake stands for the connection made once per command
         return Probe(provider)
 
     return make

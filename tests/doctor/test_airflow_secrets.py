@@ -22,7 +22,7 @@ def written(probe: Probe, values: dict[str, str] = VALUES) -> dict:
 
 def test_unchanged_since_up_is_ok(probe_for: Callable[..., Probe]) -> None:
     probe = probe_for("existing")
-    probe.provider._state = FakeCluster({"Secret": [written(probe)]})
+    probe.provider.cluster._live = FakeCluster({"Secret": [written(probe)]})
     finding = check_secrets(probe)
     assert finding.status == "ok" and "unchanged since `up` wrote it" in finding.message
 
@@ -33,7 +33,7 @@ def test_a_key_changed_behind_ups_back_blocks_and_names_the_key_not_the_value(
     secret = written(probe)
     register_secret("NEW" * 15)
     secret["data"]["fernet-key"] = base64.b64encode(b"NEW" * 15).decode()
-    probe.provider._state = FakeCluster({"Secret": [secret]})
+    probe.provider.cluster._live = FakeCluster({"Secret": [secret]})
     finding = check_secrets(probe)
     assert finding.status == "blocker" and "fernet-key changed since `up` wrote it" in finding.message
     assert "jwt-secret" not in finding.message.split(":")[1]
@@ -45,7 +45,7 @@ def test_a_secret_without_a_record_warns_and_up_records_it(probe_for: Callable[.
     probe = probe_for("existing")
     secret = written(probe)
     del secret["metadata"]["annotations"]
-    probe.provider._state = FakeCluster({"Secret": [secret]})
+    probe.provider.cluster._live = FakeCluster({"Secret": [secret]})
     finding = check_secrets(probe)
     assert finding.status == "warn" and "no fingerprint" in finding.message
     assert finding.fix.startswith("nox -s up -- --target existing")
@@ -56,6 +56,6 @@ def test_a_missing_key_or_secret_blocks(probe_for: Callable[..., Probe]) -> None
     assert finding.status == "blocker" and "Secret/airflow-core-secrets absent" in finding.message
     probe = probe_for("existing")
     partial = written(probe, {k: v for k, v in VALUES.items() if k != "jwt-secret"})
-    probe.provider._state = FakeCluster({"Secret": [partial]})
+    probe.provider.cluster._live = FakeCluster({"Secret": [partial]})
     finding = check_secrets(probe)
     assert finding.status == "blocker" and "lacks jwt-secret" in finding.message

@@ -20,7 +20,8 @@ def test_no_forward_process_is_a_warning_naming_up(probe_for: Callable[..., Prob
 
 def test_a_live_process_whose_port_does_not_answer_is_a_warning(probe_for: Callable[..., Probe]) -> None:
     probe = probe_for("existing")
-    forward = probe.provider.ui_forward()
+    forward = probe.provider.deployer.ui_forward
+    assert forward is not None
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         forward.process.pidfile.write_text(f"{sleeper.pid} python\n")

@@ -27,7 +27,7 @@ def base(build: Callable[..., Provider], name: str = "existing", **changes: obje
 def test_defaults_need_nothing(build: Callable[..., Provider]) -> None:
     provider = base(build)
     assert provider.volumes() == [] and provider.node_folders() == [] and provider.extra_objects() == []
-    assert provider.kube_args() == [] and provider.kubectl_args() == []
+    assert provider.pod_rules() == []
     assert provider.airflow_image() == f"apache/airflow:{VERSIONS.airflow}"
     assert base(build, airflow_version="3.1.7").airflow_image() == "apache/airflow:3.1.7"
 

@@ -14,6 +14,7 @@ from automation.k8s.cluster import Unreachable
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers import Provider
 from automation.providers.composer import ComposerProvider, MadeWorkloads, composer_document
+from automation.providers.composer_pod_rules import lint_pod
 
 
 @pytest.fixture
@@ -25,7 +26,8 @@ def composer(build: Callable[..., Provider]) -> ComposerProvider:
 
 def test_no_volumes_no_extra_objects_no_cluster(composer: ComposerProvider) -> None:
     assert composer.volumes() == [] and composer.extra_objects() == []
-    assert isinstance(composer.state(), Unreachable)
+    assert composer.cluster is None and isinstance(composer.state(), Unreachable)
+    assert composer.pod_rules() == [lint_pod]
 
 
 def test_task_env(composer: ComposerProvider) -> None:
@@ -74,11 +76,6 @@ def test_user_workload_documents() -> None:
                       "data": {"k": "dg=="}}
     config = composer_document(ConfigMap("c", "ignored", {"b": "2", "a": "1"}))
     assert config == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "1", "b": "2"}}
-
-
-def test_purge_is_not_automated(composer: ComposerProvider) -> None:
-    with pytest.raises(UserError, match="purging a Composer environment is not automated"):
-        composer.purge_all()
 
 
 def test_workloads_of_a_dropped_project_made_here_are_deleted_and_others_never(composer: ComposerProvider) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from automation.core.paths import REPO_ROOT
 from automation.k8s.cluster import Unreachable
-from automation.providers import Provider
+from automation.providers import Provider, provider_for
 from automation.providers.existing import ExistingProvider
 from automation.settings.model import Existing
 
@@ -23,11 +23,13 @@ def existing(build: Callable[..., Provider]) -> Provider:
 
 
 def test_current_context_unless_one_is_named(existing: Provider) -> None:
-    assert existing.kube_args() == [] and existing.context() is None
-    named = ExistingProvider(existing.runner, replace(existing.target,
-                                                      existing=Existing(context="kind-a", kubeconfig="kc.yaml")))
-    assert named.kube_args() == ["--kubeconfig", str(REPO_ROOT / "kc.yaml"), "--kube-context", "kind-a"]
-    assert named.kubectl_args() == ["--kubeconfig", str(REPO_ROOT / "kc.yaml"), "--context", "kind-a"]
+    assert existing.cluster is not None
+    assert existing.cluster.kube_args() == [] and existing.context() is None
+    named = provider_for(existing.runner, replace(existing.target,
+                                                  existing=Existing(context="kind-a", kubeconfig="kc.yaml")))
+    assert named.cluster is not None
+    assert named.cluster.kube_args() == ["--kubeconfig", str(REPO_ROOT / "kc.yaml"), "--kube-context", "kind-a"]
+    assert named.cluster.kubectl_args() == ["--kubeconfig", str(REPO_ROOT / "kc.yaml"), "--context", "kind-a"]
 
 
 def test_volumes_are_the_repository_folders_seen_by_the_node(existing: Provider) -> None:

@@ -24,7 +24,9 @@ def local(build: Callable[..., Provider]) -> Provider:
 
 def test_cluster_is_the_profile(local: Provider) -> None:
     assert local.context() == "airflow"
-    assert local.kube_args() == ["--kube-context", "airflow"] and local.kubectl_args() == ["--context", "airflow"]
+    assert local.cluster is not None
+    assert local.cluster.kube_args() == ["--kube-context", "airflow"]
+    assert local.cluster.kubectl_args() == ["--context", "airflow"]
 
 
 def test_volumes_are_host_path_claims(local: Provider) -> None:

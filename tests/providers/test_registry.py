@@ -1,5 +1,7 @@
-"""`providers`: every provider a target may name has a class, and `provider_for` picks it; only Minikube stops
-its cluster on `down`, only Composer has no cluster access, only the rehearsal builds an image for itself."""
+"""`providers`: every provider a target may name has a class, and `provider_for` picks it and composes it from its
+parts (a cluster this machine reaches, or none on Composer; Helm's deployer on that cluster, or Composer's); only
+Minikube stops its cluster on `down`, only Composer's task pods follow extra rules, only the rehearsal builds an
+image for itself."""
 
 from __future__ import annotations
 
@@ -10,6 +12,9 @@ import pytest
 
 from automation.providers import PROVIDERS, Provider
 from automation.providers.base import LocalClusterProvider
+from automation.providers.cluster import Cluster
+from automation.providers.composer import ComposerDeployer
+from automation.providers.deployer import HelmDeployer
 from automation.settings import load
 from automation.settings.model import Target
 
@@ -38,8 +43,7 @@ def overriding(method: str) -> set[str]:
 
 
 def test_class_flags() -> None:
-    assert {kind for kind, cls in PROVIDERS.items() if not cls.cluster_access} == {"composer"}
-    assert flagged("composer_pod_rules") == {"composer", "composer-rehearsal"}
+    assert overriding("pod_rules") == {"composer", "composer-rehearsal"}
     # Minikube's own cluster: `down` stops it, `up` starts it (and its mounts), the settings size it.
     assert overriding("down") == overriding("unreachable_fix") == overriding("remount_fix") == \
         overriding("node_size") == {"minikube"}
@@ -55,6 +59,17 @@ def test_only_local_clusters_mount_this_machines_folders(build: Callable[..., Pr
     assert {k for k, cls in PROVIDERS.items() if issubclass(cls, LocalClusterProvider)} == \
         {"minikube", "existing", "composer-rehearsal"}
     assert flagged("tool_images") == {"composer-rehearsal"}
+
+
+@pytest.mark.parametrize("name", ["local", "existing", "gke", "composer", "composer-rehearsal"])
+def test_composed_of_a_cluster_and_a_deployer(build: Callable[..., Provider], name: str) -> None:
+    provider = build(name)
+    if name == "composer":
+        assert provider.cluster is None and isinstance(provider.deployer, ComposerDeployer)
+    else:
+        assert isinstance(provider.cluster, Cluster) and isinstance(provider.deployer, HelmDeployer)
+        assert provider.deployer.cluster is provider.cluster
+        assert provider.cluster.context == provider.context()
 
 
 @pytest.mark.parametrize("name", ["local", "existing", "gke", "composer", "composer-rehearsal"])

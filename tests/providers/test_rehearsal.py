@@ -14,6 +14,7 @@ from automation.core.errors import UserError
 from automation.core.versions import VERSIONS
 from automation.providers import Provider
 from automation.providers.composer import ComposerProvider
+from automation.providers.composer_pod_rules import lint_pod
 from automation.providers.rehearsal import ComposerRehearsalProvider
 from automation.settings.contract import COMPOSER_NAMESPACE, TaskPodFacts, emulator_env
 from tests.chart.helpers import render_chart
@@ -98,7 +99,7 @@ def test_emulator_image_is_the_one_up_built(rehearsal: ComposerRehearsalProvider
 
 def test_outputs_are_read_from_the_data_bucket(rehearsal: ComposerRehearsalProvider) -> None:
     assert rehearsal.output_location("p", "o.csv") == "gs://my-gcp-project-airflow-data/p/o.csv"
-    assert rehearsal.host_mounts() is None and rehearsal.composer_pod_rules
+    assert rehearsal.host_mounts() is None and rehearsal.pod_rules() == [lint_pod]
 
 
 def test_dry_run_plans_buckets_code_and_inputs(rehearsal: ComposerRehearsalProvider) -> None:

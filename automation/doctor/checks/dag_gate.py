@@ -13,6 +13,7 @@ from automation.core.runner import Runner
 from automation.dags import parity
 from automation.doctor.findings import Finding, blocker, ok, warn
 from automation.doctor.probe import Probe
+from automation.providers.base import UpOptions
 
 STAMP = "dags-check.pass"
 
@@ -20,7 +21,9 @@ STAMP = "dags-check.pass"
 def check_dag_gate(probe: Probe) -> Finding:
     provider = probe.provider
     stamp = provider.state_dir() / STAMP
-    fingerprint = parity.dags_fingerprint(DAGS_FOLDER, provider)
+    # Deployed with the target's own values files: a pass `up` remembered with extra --values is checked again.
+    deployment = provider.deployer.prepare(UpOptions())
+    fingerprint = parity.dags_fingerprint(DAGS_FOLDER, provider, deployment)
     if stamp.is_file() and stamp.read_text() == fingerprint:
         return ok("DAG gate", "passed for the DAG files as they are (the pass `up` remembered)")
     fix = probe.command("dags")
@@ -29,7 +32,7 @@ def check_dag_gate(probe: Probe) -> Finding:
                     fix)
     quiet = Runner(out=io.StringIO())  # the gate's own per-file lines stay out of the report
     try:
-        report = parity.check(quiet, provider, server=False)
+        report = parity.check(quiet, provider, deployment, server=False)
     except UserError as exc:
         return blocker("DAG gate", exc.problem, exc.fix or fix)
     if report.problems:

@@ -17,7 +17,7 @@ def is_cloud(host: str) -> bool:
 
 def check_images(probe: Probe) -> Finding:
     target = probe.target
-    if not probe.provider.cluster_access:
+    if probe.provider.cluster is None:
         return not_applicable("worker images", "Composer's nodes pull from Artifact Registry when a pod starts; "
                                                f"`{probe.command('images')}` pushes what the registry lacks")
     tags = read_tags()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from automation.doctor.findings import Finding, ok, warn
+from automation.doctor.findings import Finding, not_applicable, ok, warn
 from automation.doctor.probe import Probe
 from automation.k8s.port_forward import answers, port_free
 
 
 def check_ui_forward(probe: Probe) -> Finding:
-    forward = probe.provider.ui_forward()
+    forward = probe.provider.deployer.ui_forward
+    if forward is None:
+        return not_applicable("ui port-forward", "Airflow serves its own URL: nothing is forwarded")
     pid = forward.process.pid()
     fix = f"{probe.command('up')} (it restarts the forward; nothing else changes on a converged target)"
     if pid is None:

@@ -28,7 +28,7 @@ def client_version(probe: Probe, name: str) -> str | None:
 def wanted_tools(probe: Probe) -> tuple[tuple[str, bool], ...]:
     """(tool, required): the provider's own binaries are needed by `up`; docker only builds images."""
     binaries = probe.provider.binaries
-    extra = () if "docker" in binaries or not probe.provider.cluster_access else (("docker", False),)
+    extra = () if "docker" in binaries or probe.provider.cluster is None else (("docker", False),)
     return (*((name, True) for name in binaries), *extra)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from automation.dags.composer_lint import lint_pod, quantity
+from automation.providers.composer_pod_rules import lint_pod, quantity
 from tests.conftest import REPO, need, run_cli
 
 
@@ -90,7 +90,7 @@ def test_real_operator_pod() -> None:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
-    from automation.dags.composer_lint import lint_operator
+    from automation.providers.composer_pod_rules import lint_operator
 
     ok = KubernetesPodOperator(task_id="t", name="t", image="alpine", namespace="composer-user-workloads",
                                do_xcom_push=True,
