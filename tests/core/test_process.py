@@ -133,6 +133,13 @@ def test_attach_returns_the_exit_code_and_masks_output() -> None:
     assert Process(["sh", "-c", "kill -TERM $$"]).attach(out, err) == 128 + signal.SIGTERM
 
 
+def test_attach_with_a_tty_inherits_this_terminal_and_returns_the_exit_code() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert Process(["sh", "-c", "exit 6"]).attach(out, err, tty=True) == 6
+    assert Process(["true"]).attach(out, err, tty=True) == 0
+    assert out.getvalue() == err.getvalue() == ""  # its output went to the terminal, not through us
+
+
 def test_detach_leaves_it_running_in_its_own_session(tmp_path: Path) -> None:
     log = tmp_path / "out.log"
     pid = Process(["sh", "-c", "echo started; exec sleep 30"]).detach(log)
