@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from automation.core.paths import rel
+from automation.core.process import Process
 from automation.core.runner import Runner
 
 
@@ -29,12 +29,8 @@ class Background:
             runner.run(cmd)  # printed only
             return
         runner.say(f"    $ {' '.join(cmd)} &  (log: {rel(log)})")
-        with open(log, "ab") as out:
-            # The same binary the runner would run (.tools/bin first, then PATH).
-            binary = runner.which(cmd[0]) or cmd[0]
-            proc = subprocess.Popen([binary, *cmd[1:]], stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pidfile.write_text(f"{proc.pid} {' '.join(cmd)}\n")
+        pid = Process(cmd).detach(log)
+        self.pidfile.write_text(f"{pid} {' '.join(cmd)}\n")
 
     def stop(self, runner: Runner) -> bool:
         pid = self.pid()

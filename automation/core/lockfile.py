@@ -20,7 +20,9 @@ def lock_problem(root: str | Path) -> str | None:
     if not Path(root, "uv.lock").is_file():
         return ("uv.lock is missing -- restore it with `git checkout uv.lock`, or make it anew with "
                 f"`{REFRESH}` and commit it")
-    # --check: uv resolves pyproject.toml again and compares; the lock is never written.
+    # --check: uv resolves pyproject.toml again and compares; the lock is never written. Plain subprocess, not
+    # automation.core.process: loaded by path before any environment exists, this file has neither the package
+    # nor `sh` to import.
     checked = subprocess.run(["uv", "lock", "--check"], cwd=root, capture_output=True, text=True)
     if checked.returncode == 0:
         return None

@@ -1,58 +1,38 @@
 """The one place every external command goes through (minikube, kubectl, helm, docker, gcloud, ...).
 
-It prints each command before running it (or instead of running it, with --dry-run), masks every registered
-secret in all it prints, times each step, streams output, and turns a missing binary, a timeout or a failure
-into a single UserError line.
+It runs each as a `Process` (automation.core.process: printed, or only printed with --dry-run, masked, streamed,
+timed out, one UserError line on failure) and adds what a whole run needs: the steps and their timing, the
+record of what ran (the dry-run plan), and reads that still run in a dry run.
 """
 
 from __future__ import annotations
 
-import os
 import shlex
-import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO
-
-import sh
+from pathlib import Path
+from typing import IO, TypedDict, Unpack
 
 from automation.core.errors import UserError
-from automation.core.paths import TOOLS_BIN
+from automation.core.masking import MASK, mask, register_secret
+from automation.core.process import Process, Result, Stdin, which
 
-# Values that must never appear in anything printed: registered as soon as they are read or generated.
-_SECRETS: set[str] = set()
-MASK = "******"
-
-
-def register_secret(value: str | None) -> None:
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+# Re-exported: every layer masks, registers secrets and reads results through the runner.
+__all__ = ["MASK", "Result", "Runner", "mask", "register_secret"]
 
 
-def mask(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+class ProcessOptions(TypedDict, total=False):
+    """How a command runs, as `Process` takes it: the runner adds how it is shown."""
 
-
-@dataclass
-class Result:
-    cmd: list[str]
-    exit_code: int
-    stdout: str
-    stderr: str
-    seconds: float
-    dry_run: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
+    timeout: float | None
+    heartbeat: float | None
+    stdin: Stdin | None
+    cwd: str | Path | None
+    env: Mapping[str, str] | None
+    fix: str | None
 
 
 @dataclass
@@ -91,104 +71,21 @@ class Runner:
             self.history.append(Result([action], 0, "", "", 0.0, dry_run=True))
 
     # -- running ----------------------------------------------------------------------------------------------
-    @staticmethod
-    def which(binary: str) -> str | None:
-        """The binary a command runs: this checkout's pinned copy (`.tools/bin`, installed by
-        `python -m automation tools` after a sha256 check) before whatever PATH finds."""
-        if os.sep not in binary:
-            local = TOOLS_BIN / binary
-            if local.is_file() and os.access(local, os.X_OK):
-                return str(local)
-        return shutil.which(binary)
+    which = staticmethod(which)
 
-    def run(
-        self,
-        cmd: Sequence[str],
-        *,
-        mutates: bool = True,
-        stdin: str | bytes | None = None,
-        timeout: float | None = 600,
-        check: bool = True,
-        stream: bool = False,
-        quiet: bool = False,
-        fix: str | None = None,
-        cwd: str | None = None,
-        env: dict[str, str] | None = None,
-        heartbeat: float | None = None,
-        on_line: Callable[[str], None] | None = None,
-    ) -> Result:
-        """Run `cmd`. With dry_run, a command that changes state is printed and not run; reads still run.
-
-        `fix` is the advice printed when the command fails; `on_line` sees each output line as it comes (to time
-        the phases of a long command).
-        """
-        cmd = [str(c) for c in cmd]
-        shown = mask(shlex.join(cmd))
-        if self.dry_run and mutates:
-            self.say(f"    [dry-run] $ {shown}")
-            result = Result(cmd, 0, "", "", 0.0, dry_run=True)
-            self.history.append(result)
-            return result
-        if not quiet:
-            self.say(f"    $ {shown}")
-        binary = self.which(cmd[0])
-        if binary is None:
-            raise UserError(f"'{cmd[0]}' was not found on PATH", fix or f"install {cmd[0]} (see README: Prerequisites)")
-        t0 = time.monotonic()
-        out_chunks: list[str] = []
-        err_chunks: list[str] = []
-
-        def on_out(line: str) -> None:
-            out_chunks.append(line)
-            if on_line is not None:
-                on_line(line)
-            if stream:
-                self.out.write("      " + mask(line))
-                self.out.flush()
-
-        def on_err(line: str) -> None:
-            err_chunks.append(line)
-            if stream:
-                self.out.write("      " + mask(line))
-                self.out.flush()
-
-        done = threading.Event()
-        if heartbeat:
-            def beat() -> None:
-                while not done.wait(heartbeat):
-                    self.say(f"    ... still running ({time.monotonic() - t0:.0f}s)")
-
-            threading.Thread(target=beat, daemon=True).start()
-        try:
-            command = sh.Command(binary)
-            kwargs: dict[str, object] = {
-                "_out": on_out,
-                "_err": on_err,
-                "_in": stdin,
-                "_ok_code": list(range(256)),
-                "_timeout": timeout,
-                "_cwd": cwd,
-                "_return_cmd": True,
-            }
-            if env is not None:
-                kwargs["_env"] = env
-            proc = command(*cmd[1:], **kwargs)  # type: ignore[call-overload]
-            code = proc.exit_code
-        except sh.TimeoutException:
-            raise UserError(
-                f"'{shown}' did not finish within {timeout:.0f}s",
-                fix or "check that the cluster is reachable, then run the same command again",
-            ) from None
-        except sh.CommandNotFound:
-            raise UserError(f"'{cmd[0]}' was not found on PATH", fix or f"install {cmd[0]}") from None
-        finally:
-            done.set()
-        result = Result(cmd, code, "".join(out_chunks), "".join(err_chunks), time.monotonic() - t0)
+    def run(self, cmd: Sequence[str], *, mutates: bool = True, check: bool = True, stream: bool = False,
+            on_line: Callable[[str], None] | None = None, quiet: bool = False,
+            **options: Unpack[ProcessOptions]) -> Result:
+        """Run `cmd` (a `Process`, with `options`). With dry_run, a command that changes state is printed and not
+        run; reads still run. `stream` prints its output as it comes; `on_line` sees each output line (to time
+        the phases of a long command); `quiet` leaves the command line unprinted."""
+        options.setdefault("timeout", 600)
+        process = Process(list(cmd), **options)
+        result = process.run(self.out, dry_run=self.dry_run and mutates, quiet=quiet,
+                             echo="      " if stream else None, on_line=on_line, check=False)
         self.history.append(result)
-        if check and code != 0:
-            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
-            last = mask(detail[-1]) if detail else "no output"
-            raise UserError(f"'{shown}' failed with exit code {code}: {last}", fix)
+        if check:
+            process.check(result)
         return result
 
     def attached(self, cmd: Sequence[str], *, tty: bool = False) -> int:
@@ -198,46 +95,29 @@ class Runner:
         stdout and stderr stream as they come, line by line, masked and not indented, so they can be piped. The
         command line goes to `err`, keeping `out` the command's own. With dry_run it is printed, not run.
         """
-        cmd = [str(c) for c in cmd]
-        shown = mask(shlex.join(cmd))
+        process = Process(list(cmd), timeout=None)
         if self.dry_run:
-            self.say(f"    [dry-run] $ {shown}")
-            self.history.append(Result(cmd, 0, "", "", 0.0, dry_run=True))
+            self.history.append(process.run(self.out, dry_run=True))
             return 0
-        binary = self.which(cmd[0])
-        if binary is None:
-            raise UserError(f"'{cmd[0]}' was not found on PATH", f"install {cmd[0]} (see README: Prerequisites)")
-        print(f"    $ {shown}", file=self.err, flush=True)
+        if self.which(process.cmd[0]) is None:
+            raise UserError(f"'{process.cmd[0]}' was not found on PATH",
+                            f"install {process.cmd[0]} (see README: Prerequisites)")
+        print(f"    $ {process.shown}", file=self.err, flush=True)
         t0 = time.monotonic()
-        pipe = None if tty else subprocess.PIPE
-        proc = subprocess.Popen([binary, *cmd[1:]], stdout=pipe, stderr=pipe, text=True, errors="replace")
-        pumps = [] if tty else [threading.Thread(target=_pump, args=(src, dst), daemon=True)
-                                for src, dst in ((proc.stdout, self.out), (proc.stderr, self.err))]
-        for pump in pumps:
-            pump.start()
-        try:
-            code = proc.wait()
-        except KeyboardInterrupt:
-            # Ctrl-C ends the command (`logs -f`) in its own way; a terminal sends it the signal too, a parent
-            # process that signals only us does not: pass it on.
-            proc.send_signal(signal.SIGINT)
-            code = proc.wait()
-        for pump in pumps:
-            pump.join()
-        code = 128 - code if code < 0 else code  # killed by signal N: the shell's 128+N
-        self.history.append(Result(cmd, code, "", "", time.monotonic() - t0))
+        code = process.attach(self.out, self.err, tty=tty)
+        self.history.append(Result(process.cmd, code, "", "", time.monotonic() - t0))
         return code
 
-    def read(self, cmd: Sequence[str], **kwargs: object) -> Result:
+    def read(self, cmd: Sequence[str], *, check: bool = True, **options: Unpack[ProcessOptions]) -> Result:
         """A command that only reads state: runs in dry-run too, prints nothing unless verbose."""
-        return self.run(cmd, mutates=False, quiet=not self.verbose, **kwargs)  # type: ignore[arg-type]
+        return self.run(cmd, mutates=False, quiet=not self.verbose, check=check, **options)
 
-    def try_read(self, cmd: Sequence[str], **kwargs: object) -> Result | None:
+    def try_read(self, cmd: Sequence[str], **options: Unpack[ProcessOptions]) -> Result | None:
         """Like read, but a missing binary or a failure gives None (state that cannot be read)."""
         if self.which(str(cmd[0])) is None:
             return None
         try:
-            result = self.read(cmd, check=False, **kwargs)
+            result = self.read(cmd, check=False, **options)
         except UserError:
             return None
         return result if result.ok else None
@@ -246,8 +126,3 @@ class Runner:
         """The commands of this run so far, masked, one string each (the dry-run plan)."""
         return [mask(shlex.join(r.cmd)) if len(r.cmd) > 1 else mask(r.cmd[0]) for r in self.history]
 
-
-def _pump(source: IO[str] | None, sink: IO[str]) -> None:
-    for line in source or ():
-        sink.write(mask(line))
-        sink.flush()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from automation.core.errors import UserError
 from automation.core.paths import DAGS_FOLDER, REPO_ROOT
+from automation.core.process import Process
 from automation.core.runner import Runner
 
 MAX_PARSE_SECONDS = 2.0
@@ -79,19 +79,16 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
     if not dags_folder.is_dir():
         raise UserError(f"DAG folder {dags_folder} does not exist", "run from a clone of this repository")
     with tempfile.TemporaryDirectory(prefix="dagcheck-") as home:
-        try:
-            proc = subprocess.run([sys.executable, "-m", "automation.dags.gate", "--worker", str(dags_folder)],
-                                  capture_output=True, text=True, timeout=timeout, cwd=home,
-                                  env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
-                                       **({LINT_FLAG: "1"} if composer_lint else {}),
-                                       **({PODS_FLAG: "1"} if pods else {})})
-        except subprocess.TimeoutExpired:
-            raise UserError(f"parsing {dags_folder} took more than {timeout:.0f}s",
-                            "look for top-level code that blocks (network, database) in the DAG files") from None
+        worker = Process([sys.executable, "-m", "automation.dags.gate", "--worker", str(dags_folder)],
+                         timeout=timeout, cwd=home,
+                         env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
+                              **({LINT_FLAG: "1"} if composer_lint else {}), **({PODS_FLAG: "1"} if pods else {})},
+                         fix="look for top-level code that blocks (network, database) in the DAG files")
+        proc = worker.run(sys.stderr, quiet=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
-    if proc.returncode != 0 or not lines:
+    if proc.exit_code != 0 or not lines:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise UserError(f"the DAG parser process failed (exit {proc.returncode}): {last}",
+        raise UserError(f"the DAG parser process failed (exit {proc.exit_code}): {last}",
                         "rerun with -v, or run `python -m automation.dags.gate --worker dags` to see the trace")
     data = json.loads(lines[-1][len(MARKER):])
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import shlex
-import subprocess
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from automation.core.errors import UserError
-from automation.core.runner import Result, Runner, mask
+from automation.core.runner import Runner
 from automation.images.engine import client as engine_client
 from automation.images.reference import holds, node_image_names, on_every_node
 from automation.settings.model import Target
@@ -181,75 +177,31 @@ class Loader:
         listed = self.runner.try_read([*ctr, "images", "ls", "-q"], timeout=60)
         return listed is not None and holds(listed.stdout.split(), ref)
 
-    def _stream_into(self, ref: str, cmd: list[str], *, fix: str, timeout: float = 1800,
-                     heartbeat: float = 30) -> None:
+    def _stream_into(self, ref: str, cmd: list[str], *, fix: str) -> None:
         """`docker save REF | CMD` without a shell or a file: the engine's save stream, chunk by chunk, into the
-        command's stdin; its output is read on a thread (so neither side can block the other)."""
-        from docker.errors import DockerException, NotFound
+        command's stdin (the process primitive feeds it while reading the command's output)."""
+        from docker.errors import NotFound
 
         try:
             image = engine_client().images.get(ref)
         except NotFound:
             raise UserError(f"image {ref} is not in this machine's Docker", "build it: nox -s images") from None
-        shown = mask(shlex.join(cmd))
-        self.runner.say(f"    $ {shown}")
-        output: list[str] = []
-
-        def drain(pipe: IO[bytes]) -> None:
-            for raw in pipe:
-                line = raw.decode(errors="replace")
-                output.append(line)
-                if self.runner.verbose:
-                    self.runner.out.write("      " + mask(line))
-                    self.runner.out.flush()
-
-        t0 = last_beat = time.monotonic()
-        sent = 0
-        failure: str | None = None
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert proc.stdin is not None and proc.stdout is not None
-        reader = threading.Thread(target=drain, args=(proc.stdout,), daemon=True)
-        reader.start()
-        try:
-            for chunk in image.save(named=ref if ref in image.tags else True):
-                proc.stdin.write(chunk)
-                sent += len(chunk)
-                now = time.monotonic()
-                if now - t0 > timeout:
-                    failure = f"did not finish within {timeout:.0f}s"
-                    proc.kill()
-                    break
-                if now - last_beat >= heartbeat:
-                    last_beat = now
-                    self.runner.say(f"    ... still running ({now - t0:.0f}s, {sent / 1e6:.0f} MB streamed)")
-        except BrokenPipeError:
-            pass  # the importer stopped reading: its exit code and last line say why
-        except (DockerException, OSError) as exc:  # OSError: the engine's connection (requests) broke
-            failure = f"Docker's save of {ref} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-            proc.kill()
-        except BaseException:  # Ctrl-C included: no half-fed importer left behind
-            proc.kill()
-            raise
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-            try:
-                code = proc.wait(timeout=max(1.0, timeout - (time.monotonic() - t0)))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                code = proc.wait()
-                failure = failure or f"did not finish within {timeout:.0f}s"
-            reader.join(timeout=10)
-        result = Result(cmd, code, "".join(output), "", time.monotonic() - t0)
-        self.runner.history.append(result)
-        if failure is not None:
-            raise UserError(f"'{shown}' {failure}", fix)
-        if code != 0:
-            detail = result.stdout.strip().splitlines()
-            raise UserError(f"'{shown}' failed with exit code {code}: "
-                            f"{mask(detail[-1]) if detail else 'no output'}", fix)
+        result = self.runner.run(cmd, stdin=_saved(image, ref), timeout=1800, heartbeat=30, fix=fix,
+                                 stream=self.runner.verbose)
         if self.runner.verbose:
-            self.runner.ok(f"{ref}: {sent / 1e6:.1f} MB imported in {result.seconds:.1f}s")
+            self.runner.ok(f"{ref}: {result.stdin_bytes / 1e6:.1f} MB imported in {result.seconds:.1f}s")
+
+
+def _saved(image: Any, ref: str) -> Iterator[bytes]:
+    """Docker's save of the image, chunk by chunk; a failure of the engine (or of its connection: OSError, from
+    requests) as one line, which ends the importer it feeds."""
+    from docker.errors import DockerException
+
+    try:
+        yield from image.save(named=ref if ref in image.tags else True)
+    except (DockerException, OSError) as exc:
+        raise UserError(f"Docker's save of {ref} failed: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+                        "check that Docker is running, then load the image again") from None
 
 
 # The methods that first ask the nodes whether they hold the image already (a load copies the whole image).

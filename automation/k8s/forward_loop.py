@@ -5,16 +5,18 @@ Started in the background (automation.k8s.port_forward) as `python -m automation
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
+
+from automation.core.process import Process
 
 
 def main(args: list[str]) -> int:
     delay = 0.5
     while True:
         started = time.monotonic()
-        code = subprocess.call(["kubectl", *args])
+        # Attached, not captured: a forward prints a line per connection for as long as it runs (days).
+        code = Process(["kubectl", *args], timeout=None).attach(sys.stdout, sys.stderr)
         # A forward that ran for a while was healthy: restart at once; one that fails fast backs off.
         delay = 0.5 if time.monotonic() - started > 10 else min(delay * 2, 10)
         print(f"port-forward exited with {code}; restarting in {delay:.1f}s", flush=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from automation.core import prereqs
-from automation.core import runner as runner_module
+from automation.core import process as process_module
 from automation.core.errors import UserError
 from automation.core.paths import REPO_ROOT, TOOLS_BIN
 from automation.core.runner import Runner
@@ -169,7 +169,7 @@ def test_the_project_copy_runs_before_path_and_up_says_where_it_is(tmp_path: Pat
     fake = local / "helm"
     fake.write_text("#!/bin/sh\necho 'v3.19.0+g3d8990f'\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(runner_module, "TOOLS_BIN", local)
+    monkeypatch.setattr(process_module, "TOOLS_BIN", local)
     monkeypatch.setattr(prereqs, "TOOLS_BIN", local)
     runner = Runner(out=io.StringIO())
     assert runner.which("helm") == str(fake)

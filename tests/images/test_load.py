@@ -18,7 +18,7 @@ import pytest
 
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.images.load import Loader
+from automation.images.load import Loader, _saved
 from automation.k8s.cluster import LiveCluster
 from automation.settings import load_target
 from automation.settings.model import Target
@@ -199,3 +199,25 @@ def test_command_load_skips_only_an_image_the_nodes_hold_by_its_exact_name(
     assert ("pandas-basic:0123: already on the cluster's nodes" in out) is skipped, out
     assert _plan(runner) == ([] if skipped else ["bash -o pipefail -c docker save pandas-basic:0123 | "
                                                  "import-somewhere"])
+
+
+class _BrokenSave:
+    """An image whose save breaks half-way, as when the engine goes away mid-stream."""
+
+    tags: list[str] = []
+
+    def save(self, named: object) -> Iterator[bytes]:
+        from docker.errors import DockerException
+
+        yield b"the first layer\n"
+        raise DockerException("engine went away")
+
+
+def test_a_broken_save_ends_the_import_with_one_line() -> None:
+    runner = Runner(out=io.StringIO())
+    with pytest.raises(UserError) as caught:
+        runner.run(["sh", "-c", "cat >/dev/null; sleep 30"], stdin=_saved(_BrokenSave(), "pandas-basic:1"),
+                   timeout=20)
+    line = caught.value.line()
+    assert line.startswith("error: Docker's save of pandas-basic:1 failed: ") and "engine went away" in line
+    assert line.endswith(" -- check that Docker is running, then load the image again")
