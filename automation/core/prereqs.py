@@ -50,7 +50,7 @@ TOOLS = {
                  _pinned("helm")),
     "docker": Tool("docker", ["docker", "version", "--format", "{{.Client.Version}}"], _first_version,
                    VERSIONS.min_docker, "install Docker Engine or Docker Desktop and start it"),
-    "gcloud": Tool("gcloud", ["gcloud", "version", "--format=json"], _first_version, "400.0.0",
+    "gcloud": Tool("gcloud", ["gcloud", "version", "--format=json"], _first_version, VERSIONS.min_gcloud,
                    "install the Google Cloud CLI: https://cloud.google.com/sdk/docs/install"),
 }
 

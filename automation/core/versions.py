@@ -34,6 +34,10 @@ class Versions:
     min_kubectl: str = "1.30.0"
     min_minikube: str = "1.35.0"
     min_docker: str = "20.10.0"
+    # The gcloud every command of the gke and composer targets is run with in CI (against the Google APIs double):
+    # user-workloads ConfigMaps/Secrets, `storage rsync --no-clobber`, `auth print-access-token`. Older releases
+    # may have them all; none older is tested.
+    min_gcloud: str = "528.0.0"
 
 
 # The sha256 of each pinned release file of minikube, kubectl and helm, by platform, as each project publishes

@@ -36,9 +36,19 @@ def airflow(provider: Provider, component: str, args: list[str]) -> int:
     return _exec(provider, component, ["airflow", *args], tty=False)
 
 
+# Groups gcloud refuses to run on Airflow 3 environments ("not supported for Composer environments with Airflow
+# version 3", gcloud 528): Airflow's REST API serves them, with a Google access token.
+REST_ONLY_GROUPS = ("connections", "variables", "pools")
+
+
 def composer_run_command(provider: Provider, args: list[str]) -> str:
     """`airflow ARGS` as `gcloud composer environments run`: the sub-command (two words for a group such as
-    `dags list`) before gcloud's `--`, its arguments after it."""
+    `dags list`) before gcloud's `--`, its arguments after it. Connections, variables and pools: Airflow's REST
+    API, as `up` writes them."""
+    if args and args[0] in REST_ONLY_GROUPS:
+        return (f"k8s/PROJECT/airflow.yaml and `up` for {args[0]}; to read them: curl -H \"Authorization: Bearer "
+                f"$(gcloud auth print-access-token)\" AIRFLOW_URI/api/v2/{args[0]} (AIRFLOW_URI: gcloud composer "
+                f"environments describe {composer_where(provider)} --format='value(config.airflowUri)')")
     words = 2 if args and args[0] in AIRFLOW_GROUPS else 1
     head, rest = args[:words], args[words:]
     return shlex.join(["gcloud", "composer", "environments", "run", *composer_where(provider).split(),

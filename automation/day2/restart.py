@@ -11,7 +11,8 @@ from automation.providers import Provider
 
 def restart(provider: Provider, names: list[str], timeout: int) -> None:
     cluster_only(provider, "restarting Airflow's components",
-                 f"gcloud composer environments restart-web-server {composer_where(provider)} for the web server; "
+                 f"gcloud beta composer environments restart-web-server {composer_where(provider)} (beta) for the web "
+                 "server; "
                  "Composer restarts the other components itself on an environment update")
     runner, target = provider.runner, provider.target
     components = resolve(provider, names)

@@ -27,9 +27,14 @@ def api_url(runner: Runner, provider: Provider, url: str | None = None) -> Itera
         return
     forward = provider.deployer.ui_forward
     if forward is None:
-        raise UserError("Cloud Composer's Airflow is not reached through a port-forward",
-                        "pass --url with the environment's airflow_uri "
-                        "(gcloud composer environments describe ENV --format='value(config.airflowUri)')")
+        direct = provider.deployer.api_endpoint()
+        if direct is None:  # a dry run that cannot read where Airflow is served
+            raise UserError(f"target {provider.target.name}: Airflow's URL cannot be read",
+                            "pass --url with the environment's airflowUri "
+                            "(gcloud composer environments describe ENV --format='value(config.airflowUri)')")
+        runner.ok(f"Airflow served at {direct.url}")
+        yield direct.url
+        return
     running = forward.healthy_url()
     if running:
         runner.ok(f"using the port-forward of `nox -s up`: {running}")
@@ -66,7 +71,12 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
 
 # -- credentials -----------------------------------------------------------------------------------------------
 def credentials(provider: Provider, username: str | None = None, password: str | None = None) -> Credentials:
-    """--username/--password, else the target's login; a target without a fixed password has it in a Secret."""
+    """--username/--password; else the sign-in of an API served directly (Composer: a Google access token); else
+    the target's login, whose password is in a Secret on a target without a fixed one."""
+    if not password and provider.deployer.ui_forward is None:
+        direct = provider.deployer.api_endpoint()
+        if direct is not None:
+            return direct.credentials
     target = provider.target
     username = username or target.login.username
     password = password or target.login.password

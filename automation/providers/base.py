@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 
 import yaml
 
-from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.paths import state_dir, write_private
 from automation.core.runner import Runner
@@ -27,8 +26,6 @@ from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.helm import merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
 from automation.k8s.projects import PROJECT_LABEL, project_objects
-from automation.providers.airflow_objects import Ledger, Store
-from automation.providers.airflow_rest import RestStore
 from automation.providers.cluster import Cluster
 from automation.providers.deployer import Deployer
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
@@ -339,11 +336,6 @@ class Provider:
         path = self.state_dir() / "values.merged.yaml"
         write_private(path, yaml.safe_dump(values, sort_keys=True))  # may hold the UI password
         return path
-
-    def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
-        """How `up` reads and writes Airflow's connections, variables and pools: its REST API, through the UI's
-        port-forward (`api`: logged in; None in a dry run before Airflow answers)."""
-        return RestStore(self.runner, api)
 
     def login_hint(self) -> tuple[str, str]:
         login = self.target.login

@@ -1,6 +1,7 @@
 """Cloud Composer 3: Google runs Airflow; we hand it each project's ConfigMap and Secret (its user-workloads
-API), the task-pod facts (Airflow environment variables) and the DAGs (the environment's bucket), all through
-gcloud. No cluster access, no Helm.
+API), the task-pod facts (Airflow environment variables), the DAGs (the environment's bucket) and each project's
+inputs (the data bucket), all through gcloud; connections, variables and pools through Airflow's REST API at the
+environment's airflowUri, signed in with the user's Google access token. No cluster access, no Helm.
 
 Nothing here needs credentials in a dry run: every gcloud read that fails counts as "absent", so the plan
 shows everything a first run would do.
@@ -8,36 +9,42 @@ shows everything a first run would do.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from automation.airflow.client import AirflowApi
+from automation.airflow.endpoint import BearerToken, Endpoint
 from automation.core.errors import UserError
 from automation.core.paths import write_private
+from automation.core.runner import register_secret
 from automation.k8s.objects import ConfigMap, Secret
-from automation.providers.airflow_objects import Ledger, Store
 from automation.providers.base import PodRule, Provider, UpOptions
-from automation.providers.composer_objects import ComposerCliStore
 from automation.providers.composer_pod_rules import lint_pod
-from automation.settings.contract import COMPOSER_NAMESPACE
+from automation.settings.contract import COMPOSER_NAMESPACE, SEEDED_INPUT
 from automation.settings.model import Composer
+from automation.storage.gcloud_rsync import rsync_command
 
 # Composer's user-workloads command group for each kind of project object.
 WORKLOAD_GROUP = {"ConfigMap": "user-workloads-config-maps", "Secret": "user-workloads-secrets"}
+# Composer's own DAG in the environment's dags/ folder (Composer 2 documents it there): never deleted by the mirror.
+COMPOSER_MONITORING_DAG = "airflow_monitoring.py"
+GOOGLE_SIGN_IN = "your Google account (gcloud auth print-access-token)"
 
 
 @dataclass
 class MadeWorkloads:
     """The user-workloads ConfigMaps and Secrets this machine created on a Composer environment
-    (`.state/TARGET/workloads.json`): the only ones `up` may delete when their project is dropped."""
+    (`.state/TARGET/workloads.json`): the only ones `up` may delete when their project is dropped. Composer never
+    shows a Secret's values back, so the digest of what was last written is kept too (never the values): an
+    unchanged Secret is not rewritten."""
 
     path: Path
     names: dict[str, list[str]] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)  # Secret name -> sha256 of its data when last written
 
     @classmethod
     def load(cls, path: Path) -> MadeWorkloads:
@@ -45,21 +52,30 @@ class MadeWorkloads:
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             data = {}
+        data = data if isinstance(data, dict) else {}
         names = {kind: sorted(str(n) for n in data.get(kind, [])) for kind in WORKLOAD_GROUP
-                 if isinstance(data, dict) and isinstance(data.get(kind), list)}
-        return cls(path, names)
+                 if isinstance(data.get(kind), list)}
+        written = data.get("written")
+        written = written if isinstance(written, dict) else {}
+        return cls(path, names, {str(k): str(v) for k, v in written.items()})
 
     def record(self, kind: str, name: str) -> None:
         self.names[kind] = sorted({*self.names.get(kind, []), name})
 
     def forget(self, kind: str, name: str) -> None:
         self.names[kind] = [n for n in self.names.get(kind, []) if n != name]
+        if kind == "Secret":
+            self.written.pop(name, None)
 
     def dropped(self, wanted: set[tuple[str, str]]) -> list[tuple[str, str]]:
         return [(kind, name) for kind in sorted(self.names) for name in self.names[kind] if (kind, name) not in wanted]
 
     def save(self) -> None:
-        write_private(self.path, json.dumps(self.names, indent=1, sort_keys=True))
+        write_private(self.path, json.dumps({**self.names, "written": self.written}, indent=1, sort_keys=True))
+
+
+def digest(data: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 class ComposerProvider(Provider):
@@ -95,6 +111,12 @@ class ComposerProvider(Provider):
         if target.namespace != COMPOSER_NAMESPACE:
             raise UserError(f"targets.{target.name}.namespace is {target.namespace!r}: Composer 3 runs task pods "
                             f"in {COMPOSER_NAMESPACE} only", f"set namespace: {COMPOSER_NAMESPACE}")
+        missing = [f"composer.{key}" for key in ("environment_bucket", "data_bucket")
+                   if not getattr(self.composer, key)]
+        if missing:
+            raise UserError(f"target {target.name}: {', '.join(missing)} not set",
+                            f"set them in a settings overlay (environment_bucket: `{self.describe_command()} "
+                            "--format='value(config.dagGcsPrefix)'` without gs:// and /dags)")
 
     # -- what the target needs ---------------------------------------------------------------------------------
     def code_root(self) -> str:
@@ -118,14 +140,46 @@ class ComposerProvider(Provider):
         env = self.describe()
         if env is None:
             if not self.runner.dry_run:
-                raise UserError(f"Composer environment {self.composer.environment} not found or not readable",
-                                "check the composer block of the target and `gcloud auth login`")
+                raise UserError(f"Composer environment {self.composer.environment} not found or not readable "
+                                f"(project {self.composer.project}, location {self.composer.region})",
+                                f"create it once: `{self.create_command()}`; or check the composer block of the "
+                                "target and `gcloud auth login`")
             self.runner.say("    warning: environment not readable (dry run: planning as if it were empty)")
             env = {}
         else:
-            self.runner.ok(f"environment {self.composer.environment}: {env.get('state', '?')}")
+            self.check_environment(env)
         self._environment = env
         return env
+
+    def describe_command(self) -> str:
+        c = self.composer
+        return f"gcloud composer environments describe {c.environment} --location {c.region} --project {c.project}"
+
+    def create_command(self) -> str:
+        c = self.composer
+        image = f" --image-version {c.image_version}" if c.image_version else ""
+        return f"gcloud composer environments create {c.environment} --location {c.region} --project {c.project}{image}"
+
+    def check_environment(self, env: dict[str, Any]) -> None:
+        """The environment `up` would change runs, and runs the Composer image the DAGs were checked against."""
+        c = self.composer
+        state = str(env.get("state") or "?")
+        running = ((env.get("config") or {}).get("softwareConfig") or {}).get("imageVersion") or ""
+        if c.image_version and running and running != c.image_version:
+            raise UserError(f"Composer environment {c.environment} runs {running}, the target says {c.image_version} "
+                            "(the Airflow its DAGs are checked against)",
+                            f"set composer.image_version: {running} in the target's settings, or upgrade the "
+                            "environment first")
+        served = str((env.get("config") or {}).get("dagGcsPrefix") or "")
+        if served and served.rstrip("/") != self.code_root():
+            raise UserError(f"Composer environment {c.environment} reads its DAGs from {served}, the target says "
+                            f"{self.code_root()}", f"set composer.environment_bucket: "
+                            f"{served.removeprefix('gs://').split('/')[0]} in the target's settings")
+        if state != "RUNNING" and not self.runner.dry_run:
+            raise UserError(f"Composer environment {c.environment} is {state}, not RUNNING: it takes no update now",
+                            f"wait until `{self.describe_command()} --format='value(state)'` says RUNNING, then `up` "
+                            "again")
+        self.runner.ok(f"environment {c.environment}: {state}, {running or 'image version not shown'}")
 
     def describe(self) -> dict[str, Any] | None:
         result = self.runner.try_read([*self._env_cmd("describe"), "--format=json"], timeout=120)
@@ -139,9 +193,18 @@ class ComposerProvider(Provider):
     def login_hint(self) -> tuple[str, str]:
         return "your Google account", "(Google sign-in)"
 
-    def airflow_objects_store(self, api: AirflowApi | None, ledger: Ledger) -> Store:
-        """Composer's Airflow CLI through gcloud: no port-forward, no Airflow login."""
-        return ComposerCliStore(self.runner, self._env_cmd("run"), ledger)
+    def google_token(self) -> str | None:
+        """The user's Google access token, which Composer's Airflow API takes as its bearer token; None when gcloud
+        cannot give one in a dry run (planned as if Airflow had nothing)."""
+        cmd = ["gcloud", "auth", "print-access-token"]
+        if self.runner.dry_run:
+            result = self.runner.try_read(cmd, timeout=60)
+            token = result.stdout.strip() if result else ""
+        else:
+            token = self.runner.read(cmd, timeout=60, fix="sign in with `gcloud auth login`").stdout.strip()
+        if token:
+            register_secret(token)
+        return token or None
 
     def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
         """Each project's ConfigMap and Secret from the same k8s/PROJECT files, through Composer's API; then the
@@ -157,9 +220,9 @@ class ComposerProvider(Provider):
             flag = "--secret-file-path" if is_secret else "--config-map-file-path"
             current = self.runner.try_read(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "describe",
                                             obj.name, *self._where(), "--format=json"], timeout=120)
-            if current is not None and isinstance(obj, ConfigMap) and _same_data(current.stdout, obj):
-                self.runner.ok(f"ConfigMap/{obj.name} unchanged")
-                outcome[f"ConfigMap/{obj.name}"] = "unchanged"
+            if current is not None and _unchanged(current.stdout, obj, made):
+                self.runner.ok(f"{kind}/{obj.name} unchanged")
+                outcome[f"{kind}/{obj.name}"] = "unchanged"
                 continue
             verb = "update" if current is not None else "create"
             path = folder / f"{'secret' if is_secret else 'configmap'}-{obj.name}.yaml"
@@ -171,8 +234,11 @@ class ComposerProvider(Provider):
             finally:
                 if is_secret and not self.runner.dry_run:
                     path.unlink(missing_ok=True)  # secret values stay on disk no longer than the call
-            if verb == "create" and not self.runner.dry_run:
-                made.record(kind, obj.name)
+            if not self.runner.dry_run:
+                if verb == "create":
+                    made.record(kind, obj.name)
+                if is_secret:
+                    made.written[obj.name] = digest(obj.data)
                 made.save()
             outcome[f"{kind}/{obj.name}"] = "created" if verb == "create" else "updated"
         wanted = {(type(obj).__name__, obj.name) for obj in projects}
@@ -202,17 +268,25 @@ class ComposerProvider(Provider):
                         stream=True, heartbeat=30)
         return "updated"
 
-    def import_dags(self) -> None:
+    def sync_dags(self) -> None:
+        """dags/ mirrored into the environment's bucket (dags/): changed files uploaded, deleted ones removed,
+        `.airflowignore` included (without it the dag-processor parses the task scripts as DAG files)."""
         dags = self.target.path("dags")
         if not dags.is_dir():
             raise UserError(f"DAG folder {dags} does not exist", "run from the repository root")
-        # A directory is imported under its own name: import dags/'s entries so they land at the bucket's dags/.
-        for entry in sorted(dags.iterdir()):
-            if entry.name == "__pycache__" or entry.name.startswith("."):
+        self.runner.run(rsync_command(dags, self.code_root(), self.composer.project, mirror=True,
+                                      keep=(COMPOSER_MONITORING_DAG,)), timeout=600)
+
+    def upload_inputs(self) -> None:
+        """Each project's data/PROJECT/input to the data bucket, as the rehearsal seeds it: what is there already
+        is never overwritten (outputs and edits made in the bucket stay)."""
+        data_root = self.target.data_root.rstrip("/")
+        for project in self.target.projects:
+            inputs = self.target.path("data") / project / SEEDED_INPUT
+            if not inputs.is_dir():
                 continue
-            self.runner.run(["gcloud", "composer", "environments", "storage", "dags", "import", *self._where(),
-                             "--source", os.path.relpath(entry, Path.cwd()) if _inside_cwd(entry) else str(entry)],
-                            timeout=600)
+            self.runner.run(rsync_command(inputs, f"{data_root}/{project}/{SEEDED_INPUT}", self.composer.project,
+                                          no_clobber=True), timeout=1800)
 
     # -- down, status --------------------------------------------------------------------------------------------
     def uninstall(self) -> None:
@@ -243,7 +317,8 @@ class EnvironmentUpdate:
 
     def apply(self) -> str:
         changed = self.provider.ensure_env_variables(self.provider.environment())
-        self.provider.import_dags()
+        self.provider.sync_dags()
+        self.provider.upload_inputs()
         return changed
 
 
@@ -255,6 +330,25 @@ class ComposerDeployer:
 
     def __init__(self, provider: ComposerProvider):
         self.provider = provider
+        self._endpoint: Endpoint | None = None
+
+    def api_endpoint(self) -> Endpoint | None:
+        """The environment's airflowUri, signed in with the user's Google access token (Composer's Airflow API
+        authenticates Google identities, not Airflow users). None in a dry run that cannot read either."""
+        if self._endpoint is not None:
+            return self._endpoint
+        provider = self.provider
+        uri = str((provider.environment().get("config") or {}).get("airflowUri") or "")
+        if not uri:
+            if provider.runner.dry_run:
+                return None
+            raise UserError(f"Composer environment {provider.composer.environment} shows no airflowUri",
+                            "wait until the environment is RUNNING, then run the command again")
+        token = provider.google_token()
+        if token is None:
+            return None
+        self._endpoint = Endpoint(uri, BearerToken(token, GOOGLE_SIGN_IN))
+        return self._endpoint
 
     def prepare(self, options: UpOptions) -> EnvironmentUpdate:
         return EnvironmentUpdate(self.provider)
@@ -274,16 +368,13 @@ def composer_document(obj: ConfigMap | Secret) -> dict[str, Any]:
     return doc
 
 
-def _same_data(described: str, obj: ConfigMap) -> bool:
+def _unchanged(described: str, obj: ConfigMap | Secret, made: MadeWorkloads) -> bool:
+    """A ConfigMap whose data Composer shows back equal; a Secret with the same keys (Composer clears the values
+    it shows) whose data this machine wrote last."""
     try:
-        return bool((json.loads(described or "{}").get("data") or {}) == obj.data)
+        shown = json.loads(described or "{}").get("data") or {}
     except ValueError:
         return False
-
-
-def _inside_cwd(path: Path) -> bool:
-    try:
-        path.resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return False
-    return True
+    if isinstance(obj, Secret):
+        return set(shown) == set(obj.data) and made.written.get(obj.name) == digest(obj.data)
+    return bool(shown == obj.data)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from automation.airflow.endpoint import Endpoint
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
@@ -51,6 +52,11 @@ class Deployer(Protocol):
     @property
     def ui_forward(self) -> PortForward | None:
         """The port-forward that reaches Airflow's UI and API from here; None: Airflow serves its own URL."""
+        ...
+
+    def api_endpoint(self) -> Endpoint | None:
+        """Airflow's API reached directly, with the sign-in the installation requires (Composer: its airflowUri
+        and a Google access token); None: through `ui_forward`, signed in with the target's login."""
         ...
 
     def prepare(self, options: UpOptions) -> Deployment: ...
@@ -129,6 +135,9 @@ class HelmDeployer:
         target = self.provider.target
         return PortForward(UI_FORWARD, self.provider.state_dir(), tuple(self.cluster.kubectl_args()), target.namespace,
                            f"{target.release}-{target.ui.service}")
+
+    def api_endpoint(self) -> None:
+        return None
 
     def prepare(self, options: UpOptions) -> HelmRelease:
         return HelmRelease(self.provider, self.cluster, chart_ref(self.provider.target),

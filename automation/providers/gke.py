@@ -16,6 +16,7 @@ from automation.k8s.objects import Secret, StaticVolume, meta
 from automation.providers.base import Provider, read_only_dags_values
 from automation.settings.contract import DAGS_CLAIM, DATA_CLAIM, GCSFUSE_ANNOTATION, GID, UID
 from automation.settings.model import Gke
+from automation.storage.gcloud_rsync import rsync_command
 
 GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 GCSFUSE_STORAGE_CLASS = "airflow-gcsfuse"  # any name: static binding through volumeName, no provisioner
@@ -145,12 +146,10 @@ class GkeProvider(Provider):
         dags = self.target.path("dags")
         data = self.target.path("data")
         # DAGs mirror the repository (deleted files go); data only gains files: outputs stay in the bucket.
-        self.runner.run(["gcloud", "storage", "rsync", str(dags), f"gs://{gke.dags_bucket}", "--recursive",
-                         "--delete-unmatched-destination-objects", r"--exclude=(^|.*/)__pycache__/.*",
-                         "--project", gke.project], timeout=600)
+        self.runner.run(rsync_command(dags, f"gs://{gke.dags_bucket}", gke.project, mirror=True), timeout=600)
         if data.is_dir():
-            self.runner.run(["gcloud", "storage", "rsync", str(data), f"gs://{gke.data_bucket}", "--recursive",
-                             r"--exclude=(^|.*/)(output|work)/.*", "--project", gke.project], timeout=1800)
+            self.runner.run(rsync_command(data, f"gs://{gke.data_bucket}", gke.project,
+                                          skip_folders=("output", "work")), timeout=1800)
 
     def ensure_login(self, state: ClusterState) -> str:
         name = airflow_secrets.login_secret_name(self.target)

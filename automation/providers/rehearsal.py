@@ -29,6 +29,7 @@ from automation.settings.contract import (
     GCS_EMULATOR,
     GCS_EMULATOR_PORT,
     LOGS_CLAIM,
+    SEEDED_INPUT,
     emulator_env,
 )
 from automation.settings.model import Composer, Mounts
@@ -38,8 +39,6 @@ TASK_ROLE = "airflow-task-pods"
 # The emulator answers this listing when it is up (readiness probe and port-forward check alike).
 EMULATOR_HEALTH = "/storage/v1/b"
 EMULATOR_LOCAL_PORT = 9023
-# What of data/PROJECT is copied into the data bucket: the inputs (outputs are what runs write).
-SEEDED = "input"
 
 
 class ComposerRehearsalProvider(ExistingProvider):
@@ -152,10 +151,10 @@ class ComposerRehearsalProvider(ExistingProvider):
         outcome["task-code"] = str(self.sync_code(buckets))
         data_root = self.task_pod_facts().data_root
         for project in self.target.projects:
-            inputs = self.target.path(self.mounts.data.host) / project / SEEDED
+            inputs = self.target.path(self.mounts.data.host) / project / SEEDED_INPUT
             if inputs.is_dir():
-                report = buckets.sync(inputs, f"{data_root}/{project}/{SEEDED}", replace=False)
-                self.runner.ok(f"{project}/{SEEDED}: {report}")
+                report = buckets.sync(inputs, f"{data_root}/{project}/{SEEDED_INPUT}", replace=False)
+                self.runner.ok(f"{project}/{SEEDED_INPUT}: {report}")
                 outcome[f"inputs/{project}"] = str(report)
         return outcome
 

@@ -55,3 +55,7 @@ emulator_env = _contract.emulator_env
 never_started = _contract.never_started
 not_started_reason = _contract.not_started_reason
 leftovers = _contract.leftovers
+
+# What of data/PROJECT a bucket-backed target receives from this machine (the rehearsal's seed, Composer's upload):
+# the inputs; outputs are what runs write.
+SEEDED_INPUT = "input"

@@ -1,6 +1,6 @@
 """Connections, variables and pools through `up --dry-run` as a user runs it: a bad airflow.yaml stops `up`
 before anything is made with one line naming file, entry and key; the plan on every kind of target (the REST
-API on clusters, Composer's `environments run`), with no secret value in any output."""
+API on every target), with no secret value in any output."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import yaml
 from tests.conftest import run_cli
 
 SECRET = "pw-7c1e0b9a55d2"
-GCLOUD_RUN = "gcloud composer environments run airflow --location europe-west1 --project my-gcp-project"
 
 
 def overlay(tmp_path: Path, airflow_yaml: str) -> str:
@@ -78,16 +77,14 @@ def test_cluster_targets_plan_the_rest_api_last(tmp_path: Path) -> None:
     assert SECRET not in result.stdout + result.stderr
 
 
-def test_composer_plans_its_airflow_cli_through_gcloud(tmp_path: Path) -> None:
+def test_composer_plans_the_same_rest_api_writes(tmp_path: Path) -> None:
+    """Composer's Airflow 3 takes them through the same REST API (gcloud refuses `environments run connections` for
+    Airflow 3); with no environment to read, the plan is every object created."""
     result = run_cli("up", "--dry-run", "--skip-dags-check", "--target", "objects-composer", "--settings",
                      overlay(tmp_path, DECLARED), timeout=300)
     assert result.returncode == 0, result.stderr
-    description = "managed by airflow-automation, project proj"
-    assert planned(result.stdout)[-3:] == [
-        f"{GCLOUD_RUN} connections add -- app_db --conn-json '{{\"conn_type\": \"postgres\", \"description\": "
-        f"\"{description}\", \"host\": \"db.example\", \"login\": \"airflow\", \"password\": \"******\", "
-        "\"port\": 5432, \"schema\": \"app\"}'",
-        f"{GCLOUD_RUN} variables set -- app_table readings --description '{description}'",
-        f"{GCLOUD_RUN} pools set -- app_writers 2 '{description}'",
-    ]
+    assert planned(result.stdout)[-3:] == ["create Airflow connection app_db (REST API)",
+                                           "create Airflow variable app_table (REST API)",
+                                           "create Airflow pool app_writers (REST API)"]
+    assert "environments run" not in result.stdout
     assert SECRET not in result.stdout + result.stderr

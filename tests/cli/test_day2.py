@@ -3,11 +3,16 @@ chart's labels), Composer's equivalents, and bad input as one line."""
 
 from __future__ import annotations
 
+import itertools
+import os
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import need, run_cli
 
 KUBECTL = "kubectl -n airflow"
 EVERY = "api-server,dag-processor,scheduler,triggerer"
@@ -66,7 +71,10 @@ COMPOSER = {
                  "task_id=extract/attempt=1.log"),
     "component logs": (["logs", "scheduler"], "gcloud logging read"),
     "shell": (["shell"], f"gcloud composer environments run {COMPOSER_WHERE} SUBCOMMAND -- ARGS"),
-    "restart": (["restart"], f"gcloud composer environments restart-web-server {COMPOSER_WHERE}"),
+    "restart": (["restart"], f"gcloud beta composer environments restart-web-server {COMPOSER_WHERE} (beta)"),
+    "connections": (["airflow", "--", "connections", "list"],
+                    "k8s/PROJECT/airflow.yaml and `up` for connections; to read them: curl -H \"Authorization: Bearer "
+                    "$(gcloud auth print-access-token)\" AIRFLOW_URI/api/v2/connections"),
 }
 
 
@@ -81,6 +89,21 @@ def test_composer_names_what_to_use_instead(case: str) -> None:
         assert f"-- use: {instead}" in lines[0]
         if dry_run:  # the plan shows the equivalent too
             assert f"[dry-run] not run here; on Composer: {instead}" in result.stdout
+
+
+@pytest.mark.parametrize("case", sorted(COMPOSER))
+def test_each_gcloud_equivalent_is_a_command_of_the_installed_gcloud_and_ga_unless_said(case: str,
+                                                                                       tmp_path: Path) -> None:
+    need(shutil.which("gcloud") is not None, "the gcloud CLI (Google Cloud SDK)")
+    instead = COMPOSER[case][1]
+    words = [w.rstrip(')"') for w in instead[instead.index("gcloud ") + len("gcloud "):].split()]
+    # The command's own words: up to its first flag or non-word (`--help` there shows that command's page).
+    path = list(itertools.takewhile(re.compile(r"[a-z][a-z0-9-]*").fullmatch, words))
+    shown = subprocess.run(["gcloud", *path, "--help"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "CLOUDSDK_CONFIG": str(tmp_path), "PAGER": "cat"})
+    assert shown.returncode == 0, f"gcloud {' '.join(path)}: {shown.stderr[-300:]}"
+    released = "(BETA)" not in shown.stdout and "(ALPHA)" not in shown.stdout
+    assert released or ("beta" in path and "(beta)" in instead), f"{' '.join(path)} is not GA: the hint must say so"
 
 
 BAD = {

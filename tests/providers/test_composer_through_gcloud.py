@@ -1,0 +1,166 @@
+"""`up --target composer` as a user runs it, through the real gcloud against the Google APIs double, with a real
+Airflow API server at the environment's airflowUri: the dry-run plan, then a first `up` that does exactly what the
+plan said (each gcloud command and the requests it sent: method, resource, body), then a second `up` that writes
+nothing. Nothing in the product knows about the double: gcloud is pointed at it through its own environment."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shlex
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from automation.settings.projects import read_env_file
+from tests.airflow_server import AirflowServer, airflow_server
+from tests.conftest import REPO, need, run_cli
+from tests.google_double import GoogleDouble, Recorded
+from tests.google_double.fixture import google_double
+
+__all__ = ["airflow_server", "google_double"]
+
+TARGET = "double-composer"
+REGION, ENVIRONMENT = "us-central1", "airflow-env"
+ENV_BUCKET, DATA_BUCKET = "us-central1-airflow-env-bucket", "double-project-airflow-data"
+IMAGE = "composer-3-airflow-3.2.0-build.1"
+COMPOSER = "composer.projects.locations.environments"
+# What each gcloud command of the plan asks Google for (the discovery id of its writes).
+WRITES = {
+    ("composer", "environments", "user-workloads-config-maps", "create"): f"{COMPOSER}.userWorkloadsConfigMaps.create",
+    ("composer", "environments", "user-workloads-config-maps", "update"): f"{COMPOSER}.userWorkloadsConfigMaps.update",
+    ("composer", "environments", "user-workloads-secrets", "create"): f"{COMPOSER}.userWorkloadsSecrets.create",
+    ("composer", "environments", "user-workloads-secrets", "update"): f"{COMPOSER}.userWorkloadsSecrets.update",
+    ("composer", "environments", "update"): f"{COMPOSER}.patch",
+    ("storage", "rsync"): "storage.objects.insert",
+}
+PROJECTS = ("example1", "example-db", "example-notebook", "example-xcom")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, google_double: GoogleDouble, airflow_server: AirflowServer) -> Iterator[Path]:
+    """The example projects (their secret files made from the templates) on a composer target whose environment
+    is in the double and whose airflowUri is the real Airflow API server."""
+    need(shutil.which("gcloud") is not None, "the gcloud CLI (Google Cloud SDK)")
+    google_double.seed_composer_environment(ENVIRONMENT, REGION, image_version=IMAGE, bucket=ENV_BUCKET,
+                                            airflow_uri=airflow_server.url)
+    google_double.seed_bucket(DATA_BUCKET, REGION)
+    projects = tmp_path / "k8s"
+    for project in PROJECTS:
+        shutil.copytree(REPO / "k8s" / project, projects / project, ignore=shutil.ignore_patterns("secret.env"))
+        template = projects / project / "secret.env.example"
+        if template.exists():
+            shutil.copy(template, projects / project / "secret.env")
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"targets": {TARGET: {
+        "extends": "composer", "projects_dir": str(projects), "data_root": f"gs://{DATA_BUCKET}",
+        "composer": {"project": google_double.project, "region": REGION, "environment": ENVIRONMENT,
+                     "environment_bucket": ENV_BUCKET, "data_bucket": DATA_BUCKET, "image_version": IMAGE}}}}))
+    yield overlay
+    shutil.rmtree(REPO / ".state" / TARGET, ignore_errors=True)
+
+
+def up(google_double: GoogleDouble, airflow_server: AirflowServer, settings: Path, tmp_path: Path,
+       *flags: str) -> str:
+    env = {**google_double.environment(tmp_path / "gcloud"), "CLOUDSDK_AUTH_ACCESS_TOKEN": airflow_server.token}
+    result = run_cli("up", "--target", TARGET, "--settings", str(settings), "--skip-dags-check", *flags, env=env,
+                     timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert airflow_server.token not in result.stdout + result.stderr  # the Google token is a secret: masked
+    return result.stdout
+
+
+def commands(stdout: str) -> list[list[str]]:
+    """The gcloud commands a run printed (run, or planned in a dry run), as words."""
+    found = []
+    for line in stdout.splitlines():
+        text = line.strip().removeprefix("[dry-run] ")
+        if text.startswith("$ gcloud "):
+            found.append(shlex.split(text[2:])[1:])
+    return found
+
+
+def write_method(words: list[str]) -> str:
+    for prefix, method in WRITES.items():
+        if tuple(words[: len(prefix)]) == prefix:
+            return method
+    raise AssertionError(f"no known API write for gcloud {' '.join(words)}")
+
+
+def airflow_lines(stdout: str) -> list[str]:
+    return [line.strip().removeprefix("[dry-run] ") for line in stdout.splitlines()
+            if re.search(r"(create|update|delete) Airflow (connection|variable|pool) ", line)]
+
+
+def writes(records: list[Recorded]) -> list[Recorded]:
+    return [r for r in records if r.http_method not in ("GET", "HEAD")]
+
+
+def squeezed(methods: list[str]) -> list[str]:
+    return [m for i, m in enumerate(methods) if i == 0 or methods[i - 1] != m]
+
+
+def test_up_on_composer_does_what_its_plan_says_and_a_second_up_writes_nothing(
+        google_double: GoogleDouble, airflow_server: AirflowServer, settings: Path, tmp_path: Path) -> None:
+    planned = up(google_double, airflow_server, settings, tmp_path, "--dry-run")
+    assert writes(google_double.requests()) == [], "a dry run reads only"
+    plan, plan_airflow = commands(planned), airflow_lines(planned)
+    assert plan_airflow == [f"create Airflow {kind} {ident} (REST API at {airflow_server.url})" for kind, ident in
+                            (("connection", "example_db"), ("variable", "example_db_table"), ("pool", "example_db"))]
+
+    google_double.forget()
+    ran = up(google_double, airflow_server, settings, tmp_path)
+    # The same gcloud commands in the same order; the same Airflow writes.
+    assert commands(ran) == plan
+    assert airflow_lines(ran) == plan_airflow
+    # Each command's requests, in order: what the plan said each one does.
+    assert squeezed([r.method for r in writes(google_double.requests())]) == squeezed([write_method(w) for w in plan])
+
+    where = f"projects/{google_double.project}/locations/{REGION}/environments/{ENVIRONMENT}"
+    for project in PROJECTS:
+        config = read_env_file(REPO / "k8s" / project / "config.env")
+        made = google_double.resource("composer", f"{where}/userWorkloadsConfigMaps/{project}")
+        assert made is not None and made["data"] == config
+        template = REPO / "k8s" / project / "secret.env.example"
+        secret = google_double.resource("composer", f"{where}/userWorkloadsSecrets/{project}")
+        if template.exists():
+            assert secret is not None
+            assert {k: base64.b64decode(v).decode() for k, v in secret["data"].items()} == read_env_file(template)
+        else:
+            assert secret is None
+    patch = next(r for r in google_double.requests(f"{COMPOSER}.patch"))
+    assert patch.query["updateMask"] == ["config.software_config.env_variables"]  # gcloud spells it so
+    update = next(w for w in plan if w[:3] == ["composer", "environments", "update"])
+    flag = next(w for w in update if w.startswith("--update-env-variables="))
+    wanted = dict(pair.split("=", 1) for pair in flag.split("=", 1)[1].split(","))
+    assert patch.body["config"]["softwareConfig"]["envVariables"] == wanted
+
+    # DAGs (with .airflowignore, without caches) in the environment bucket; inputs in the data bucket.
+    local = {str(p.relative_to(REPO)) for p in (REPO / "dags").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}
+    assert set(google_double.objects(ENV_BUCKET)) == local and "dags/.airflowignore" in local
+    inputs = {f"{p.parent.parent.name}/input/{p.name}" for p in (REPO / "data").glob("*/input/*") if p.is_file()}
+    assert set(google_double.objects(DATA_BUCKET)) == inputs
+
+    # Connections, variables and pools are in the real Airflow, marked as this tool's.
+    for kind, path in (("connections", "connections/example_db"), ("variables", "variables/example_db_table"),
+                       ("pools", "pools/example_db")):
+        shown = airflow_server.get(f"/api/v2/{path}")
+        assert shown.status_code == 200, (kind, shown.text)
+        assert "managed by airflow-automation, project example-db" in shown.json()["description"]
+
+    # A second `up`: every step finds its work done, and nothing is written anywhere.
+    google_double.forget()
+    again = up(google_double, airflow_server, settings, tmp_path)
+    assert writes(google_double.requests()) == [], [r.method for r in writes(google_double.requests())]
+    assert "environment variables already set" in again
+    assert all(f"ConfigMap/{p} unchanged" in again for p in PROJECTS)
+    assert "Secret/example1 unchanged" in again and "Secret/example-db unchanged" in again
+    for kind in ("connections", "variables", "pools"):
+        assert f"{kind}: unchanged (1)" in again
+    assert json.loads((REPO / ".state" / TARGET / "workloads.json").read_text())["Secret"] == ["example-db",
+                                                                                               "example1"]
