@@ -53,5 +53,6 @@ def up_options(args: argparse.Namespace) -> Any:
 
     return UpOptions(values=getattr(args, "values", []) or [], port=getattr(args, "port", None),
                      skip_dags_check=getattr(args, "skip_dags_check", False),
-                     no_wait=getattr(args, "no_wait", False), purge=getattr(args, "purge", False),
+                     no_wait=getattr(args, "no_wait", False), cloud_only=getattr(args, "cloud_only", False),
+                     purge=getattr(args, "purge", False),
                      yes=getattr(args, "yes", False), out=getattr(args, "out", None))

@@ -17,6 +17,8 @@ def _up_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--values", action="append", default=[], metavar="FILE", help="extra Helm values file")
     p.add_argument("--skip-dags-check", action="store_true", help="deploy without the DAG integrity gate")
     p.add_argument("--no-wait", action="store_true", help="do not wait for the pods nor open the UI")
+    p.add_argument("--cloud-only", action="store_true",
+                   help="gke: make the Google Cloud side only (buckets, service account, bindings, registry)")
 
 
 @command("up", "start or update the target's Airflow (idempotent)", _up_args)

@@ -244,6 +244,8 @@ def check(runner: Runner, provider: Provider, deployment: Deployment, dags_folde
     report.pods = len(parsed.pods)
     for task, pod in sorted(parsed.pods.items()):
         report.problems.extend(check_pod(provider, task, pod, target))
+    if provider.cloud is not None:
+        report.problems.extend(f"cloud: {problem}" for problem in provider.cloud.problems(deployment))
     if server and provider.cluster is not None:
         report.server_checked, server_problems = server_dry_run(provider, parsed.pods)
         report.problems.extend(server_problems)

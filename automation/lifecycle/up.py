@@ -34,6 +34,16 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         deployment = provider.deployer.prepare(options)
         projects = provider.project_objects()
         declared = declared_objects(target)
+        if provider.cloud is not None:
+            with runner.step(provider.cloud.title):
+                report["cloud"] = provider.cloud.ensure(deployment)
+        if options.cloud_only:
+            if provider.cloud is None:
+                raise UserError(f"target {target.name} ({provider.kind}) has no cloud side for --cloud-only",
+                                "leave --cloud-only out: `up` makes everything the target needs")
+            runner.say(f"\nCloud side {'planned' if runner.dry_run else 'done'}. Next: "
+                       f"`{next_command('up', target, settings)}` for the cluster side.")
+            return report
         with runner.step(f"cluster ({provider.kind})"):
             provider.ensure_cluster()
         with runner.step("mounts"):

@@ -1,6 +1,7 @@
 """Where a target's Airflow runs. `provider_for` is the one place a target's provider is chosen and composed from
-its parts: the cluster this machine reaches (none on Cloud Composer, whose cluster Google runs) and the deployer
-(Helm's chart on that cluster, or Composer's environment)."""
+its parts: the cluster this machine reaches (none on Cloud Composer, whose cluster Google runs), the deployer
+(Helm's chart on that cluster, or Composer's environment) and the cloud side `up` converges first (GKE's buckets
+and identities)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from automation.providers.composer import ComposerDeployer, ComposerProvider
 from automation.providers.deployer import HelmDeployer
 from automation.providers.existing import ExistingProvider
 from automation.providers.gke import GkeProvider
+from automation.providers.gke_cloud import GkeCloud
 from automation.providers.minikube import MinikubeProvider
 from automation.providers.rehearsal import ComposerRehearsalProvider
 from automation.settings.model import Target
@@ -29,6 +31,8 @@ def provider_for(runner: Runner, target: Target) -> Provider:
     else:
         provider.cluster = cluster = Cluster(runner, target, provider.kubeconfig(), provider.context())
         provider.deployer = HelmDeployer(provider, cluster)
+    if isinstance(provider, GkeProvider):
+        provider.cloud = GkeCloud(runner, target, provider.extra_objects)
     return provider
 
 

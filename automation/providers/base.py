@@ -27,7 +27,7 @@ from automation.k8s.helm import merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
 from automation.k8s.projects import PROJECT_LABEL, project_objects
 from automation.providers.cluster import Cluster
-from automation.providers.deployer import Deployer
+from automation.providers.deployer import CloudSide, Deployer
 from automation.settings.contract import DAGS_CLAIM, DAGS_PATH, DATA_CLAIM, LOGS_CLAIM, TaskPodFacts
 from automation.settings.image_tags import read_tags
 from automation.settings.model import Minikube as MinikubeSettings
@@ -46,6 +46,7 @@ class UpOptions:
     port: int | None = None
     skip_dags_check: bool = False
     no_wait: bool = False
+    cloud_only: bool = False
     purge: bool = False
     yes: bool = False
     out: str | None = None
@@ -70,6 +71,7 @@ class Provider:
     # runs it) and how Airflow is deployed and reached.
     cluster: Cluster | None
     deployer: Deployer
+    cloud: CloudSide | None = None
 
     def __init__(self, runner: Runner, target: Target):
         self.runner = runner

@@ -315,6 +315,9 @@ class EnvironmentUpdate:
     def component_env(self) -> tuple[dict[str, str], str]:
         return self.provider.task_env(), "the planned Composer environment-variable update"
 
+    def manifests(self) -> list[dict[str, Any]]:
+        return []
+
     def apply(self) -> str:
         changed = self.provider.ensure_env_variables(self.provider.environment())
         self.provider.sync_dags()

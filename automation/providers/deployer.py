@@ -43,8 +43,27 @@ class Deployment(Protocol):
         reads only."""
         ...
 
+    def manifests(self) -> list[dict[str, Any]]:
+        """The Kubernetes objects it makes in a cluster of ours (none when Google runs Airflow); reads only."""
+        ...
+
     def apply(self) -> str:
         """Deploy; 'unchanged' or why it changed."""
+        ...
+
+
+class CloudSide(Protocol):
+    """What a target needs on its cloud besides the cluster (buckets, identities, registries), converged before
+    anything else by `up` (alone with --cloud-only)."""
+
+    title: str
+
+    def ensure(self, deployment: Deployment) -> dict[str, str]:
+        """Each piece read first, made only when missing; the outcome per piece."""
+        ...
+
+    def problems(self, deployment: Deployment) -> list[str]:
+        """Where the deployment and the cloud side would not fit (the parity check's lines); reads only."""
         ...
 
 
@@ -84,17 +103,21 @@ class HelmRelease:
     def inputs(self) -> dict[str, Any]:
         return self.values
 
+    def manifests(self) -> list[dict[str, Any]]:
+        """The chart's manifests with these values (`helm template`: reads only, prints nothing; the values go
+        through a private file gone after it)."""
+        with tempfile.TemporaryDirectory(prefix="automation-values-") as folder:
+            values_file = Path(folder) / "values.yaml"
+            values_file.write_text(yaml.safe_dump(self.values, sort_keys=True))
+            return Helm(self.provider.runner, self.provider.target, self.cluster.kube_args()).template(self.chart,
+                                                                                                       values_file)
+
     def component_env(self) -> tuple[dict[str, str], str]:
         """The scheduler container's environment in the rendered chart (with a local chart and helm), else the
         values' own env list."""
         runner = self.provider.runner
         if self.chart.local_path is not None and runner.which("helm"):
-            # `helm template` reads only and prints nothing; the values go through a private file gone after it.
-            with tempfile.TemporaryDirectory(prefix="automation-values-") as folder:
-                values_file = Path(folder) / "values.yaml"
-                values_file.write_text(yaml.safe_dump(self.values, sort_keys=True))
-                docs = Helm(runner, self.provider.target, self.cluster.kube_args()).template(self.chart, values_file)
-            for doc in docs:
+            for doc in self.manifests():
                 if doc.get("kind") == "Deployment" and \
                         (doc["metadata"].get("labels") or {}).get("component") == "scheduler":
                     container = next(c for c in doc["spec"]["template"]["spec"]["containers"]

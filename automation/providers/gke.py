@@ -14,13 +14,14 @@ from automation.k8s.apply import ensure
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import Secret, StaticVolume, meta
 from automation.providers.base import Provider, read_only_dags_values
+from automation.providers.gke_cloud import WI_ANNOTATION
 from automation.settings.contract import DAGS_CLAIM, DATA_CLAIM, GCSFUSE_ANNOTATION, GID, UID
 from automation.settings.model import Gke
 from automation.storage.gcloud_rsync import rsync_command
 
 GCSFUSE_DRIVER = "gcsfuse.csi.storage.gke.io"
 GCSFUSE_STORAGE_CLASS = "airflow-gcsfuse"  # any name: static binding through volumeName, no provisioner
-WI_ANNOTATION = "iam.gke.io/gcp-service-account"
+
 # Chart components that read or write GCS (logs, DAG claim) and so run as the Google service account; the two
 # jobs mount the DAG claim too.
 CHART_SERVICE_ACCOUNTS = ("scheduler", "workers", "apiServer", "dagProcessor", "triggerer", "createUserJob",

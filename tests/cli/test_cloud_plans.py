@@ -43,7 +43,21 @@ def test_gke_dry_run_plan(overlay: Path) -> None:
     result = run_cli("up", "--target", "gke", "--dry-run", "--skip-dags-check", "--settings", str(overlay))
     assert result.returncode == 0, result.stderr
     context = "gke_my-gcp-project_europe-west1_airflow"
+    gsa = "airflow@my-gcp-project.iam.gserviceaccount.com"
+    where = "--project my-gcp-project"
     expected = [
+        # The cloud side, nothing readable here (no credentials): every piece planned.
+        *(f"$ gcloud storage buckets create gs://my-gcp-project-airflow-{b} --location europe-west1 "
+          f"--uniform-bucket-level-access {where}" for b in ("dags", "data", "logs")),
+        f"$ gcloud iam service-accounts create airflow --display-name 'Airflow and its task pods' {where}",
+        *(f"$ gcloud storage buckets add-iam-policy-binding gs://my-gcp-project-airflow-{b} "
+          f"--member=serviceAccount:{gsa} --role=roles/storage.{role} {where}"
+          for b, role in (("dags", "objectViewer"), ("data", "objectUser"), ("logs", "objectUser"))),
+        # Offline, the chart (from its repository) cannot be rendered: the task account only, with a warning.
+        f"$ gcloud iam service-accounts add-iam-policy-binding {gsa} "
+        f"'--member=serviceAccount:my-gcp-project.svc.id.goog[airflow/airflow-tasks]' "
+        f"--role=roles/iam.workloadIdentityUser {where}",
+        f"$ gcloud artifacts repositories create airflow --repository-format=docker --location europe-west1 {where}",
         "$ gcloud container clusters get-credentials airflow --region europe-west1 --project my-gcp-project",
         f"$ gcloud storage rsync {REPO}/dags gs://my-gcp-project-airflow-dags --recursive "
         f"--delete-unmatched-destination-objects {SKIPPED} --project my-gcp-project",
@@ -67,6 +81,7 @@ def test_gke_dry_run_plan(overlay: Path) -> None:
         "port-forward svc/airflow-api-server to localhost:8090 (supervised, background)",
     ]
     assert planned(result.stdout) == expected
+    assert "warning: the chart could not be rendered" in result.stdout
     assert SECRET_VALUE not in result.stdout + result.stderr
     assert "kubectl get secret airflow-ui-login -n airflow" in result.stdout
     # The UI password lives in its Secret only: never in the Helm values a release stores.
