@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from automation.core.errors import UserError
 from automation.settings.files import load_target
 from automation.settings.model import Target
 
@@ -35,11 +36,36 @@ def port_number(text: str) -> int:
     return value
 
 
+SERVER_FLAG = "--server-dry-run"  # what `--dry-run=server` is read as (see `dry_run_modes`)
+
+
+def dry_run_modes(argv: Sequence[str]) -> list[str]:
+    """`--dry-run=client|server` as kubectl spells it, before argparse: an optional value on --dry-run would swallow
+    a command's positional argument (`logs --dry-run scheduler`). Arguments after `--` are the command's own."""
+    out: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg == "--":
+            return out + list(argv[index:])
+        if arg.startswith("--dry-run="):
+            mode = arg.split("=", 1)[1]
+            if mode not in ("client", "server"):
+                raise UserError(f"--dry-run={mode}: expected --dry-run, --dry-run=client or --dry-run=server",
+                                "--dry-run=server sends every Kubernetes object to the API server as a dry run")
+            out += ["--dry-run", SERVER_FLAG] if mode == "server" else ["--dry-run"]
+        else:
+            out.append(arg)
+    return out
+
+
 def common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default="local", help="target from targets.yaml (default: local)")
     parser.add_argument("--settings", action="append", default=[], metavar="FILE",
                         help="extra settings file merged over targets.yaml (repeatable)")
-    parser.add_argument("--dry-run", action="store_true", help="print what would run; change nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would run; change nothing. --dry-run=server: besides, every Kubernetes "
+                             "object and the Helm release go to the cluster's API server as a dry run (schema, "
+                             "defaults, admission), still changing nothing")
+    parser.add_argument(SERVER_FLAG, action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("-v", "--verbose", action="store_true")
 
 

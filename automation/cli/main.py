@@ -1,4 +1,4 @@
-"""`python -m automation COMMAND [--target NAME] [--dry-run] ...`: what every nox session calls.
+"""`python -m automation COMMAND [--target NAME] [--dry-run[=server]] ...`: what every nox session calls.
 
 Bad input and failed steps end with one `error: ... -- fix` line and exit code 2, never a traceback.
 """
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from automation.cli import dags, day2, doctor, e2e, images, lifecycle, task, tools
-from automation.cli.args import common
+from automation.cli.args import common, dry_run_modes
 from automation.cli.registry import HANDLERS, SPECS
 from automation.core.errors import UserError
 from automation.core.runner import Runner, mask
@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     runner = Runner()
     try:
-        args = build_parser().parse_args(argv)
-        runner = Runner(dry_run=args.dry_run, verbose=args.verbose)
+        args = build_parser().parse_args(dry_run_modes(sys.argv[1:] if argv is None else argv))
+        runner = Runner(dry_run=args.dry_run, verbose=args.verbose, server_dry_run=args.server_dry_run)
         code = HANDLERS[args.command](args, runner)
         return int(code or 0)
     except UserError as exc:

@@ -39,11 +39,17 @@ class ProcessOptions(TypedDict, total=False):
 class Runner:
     dry_run: bool = False
     verbose: bool = False
+    # --dry-run=server: still nothing changed, but Kubernetes objects and Helm releases are sent to the API server
+    # as dry runs (the k8s layer asks); implies dry_run.
+    server_dry_run: bool = False
     out: IO[str] = field(default_factory=lambda: sys.stdout)
     err: IO[str] = field(default_factory=lambda: sys.stderr)
     # What ran (or would have run), in order: the dry-run plan, and the timing record of a real run.
     history: list[Result] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.dry_run = self.dry_run or self.server_dry_run
 
     # -- printing ---------------------------------------------------------------------------------------------
     def say(self, message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from automation.core.errors import UserError
 from automation.core.runner import MASK, Runner
 from automation.k8s.cluster import ClusterState, LiveCluster
 from automation.k8s.objects import MANAGED_BY, MANAGED_LABEL
@@ -66,7 +67,31 @@ def ensure(runner: Runner, state: ClusterState, manifest: dict[str, Any], *, cre
     runner.plan(f"apply {describe(manifest)} ({verb}, server-side)")
     if isinstance(state, LiveCluster) and not runner.dry_run:
         state.apply(manifest)
+    elif isinstance(state, LiveCluster) and runner.server_dry_run:
+        validate(runner, state, [manifest])
     return "created" if current is None else "updated"
+
+
+def validate(runner: Runner, state: LiveCluster, manifests: list[dict[str, Any]]) -> int:
+    """--dry-run=server: each manifest sent to the API server as a server-side apply with dryRun=All (schema,
+    defaults, admission webhooks), nothing stored. A refusal stops the command with the server's reason. Objects
+    of a namespace that does not exist yet cannot be checked (a dry run creates nothing): said, and counted out.
+    How many were accepted."""
+    accepted = 0
+    for manifest in manifests:
+        error = state.dry_run(manifest)
+        namespace = (manifest.get("metadata") or {}).get("namespace")
+        if error is not None and namespace and f'namespaces "{namespace}" not found' in error:
+            runner.say(f"      not checked by the API server: namespace {namespace} does not exist yet")
+            continue
+        if error is not None:
+            raise UserError(f"{describe(manifest)}: refused by the API server (dry run): {error}",
+                            "fix it where it comes from (k8s/PROJECT files, targets.yaml, values files), then run "
+                            "the same command again")
+        accepted += 1
+    if len(manifests) == 1 and accepted:
+        runner.say("      accepted by the API server (dry run)")
+    return accepted
 
 
 def reclaim_released(runner: Runner, state: ClusterState, volume: dict[str, Any]) -> bool:

@@ -122,13 +122,17 @@ class LiveCluster:
         self.resource(kind).patch(body=body, name=name, namespace=None if kind in _CLUSTER_SCOPED else namespace,
                                   content_type="application/merge-patch+json", _request_timeout=self.timeout)
 
+    def namespaced(self, kind: str) -> bool:
+        """Whether objects of `kind` live in a namespace (the API's discovery says)."""
+        return kind not in _CLUSTER_SCOPED and bool(getattr(self.resource(kind), "namespaced", True))
+
     def dry_run(self, manifest: dict[str, Any], create: bool = False) -> str | None:
         """Send `manifest` to the API server as a dry run (server-side apply, or a create for objects that
         carry generated names): None when it is accepted, else the server's reason."""
         from kubernetes.dynamic.exceptions import DynamicApiError
 
         meta = manifest["metadata"]
-        namespace = None if manifest["kind"] in _CLUSTER_SCOPED else meta.get("namespace")
+        namespace = meta.get("namespace") if self.namespaced(manifest["kind"]) else None
         try:
             if create:
                 self.resource(manifest["kind"]).create(body=manifest, namespace=namespace, dry_run="All",

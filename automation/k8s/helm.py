@@ -15,6 +15,8 @@ from automation.core.errors import UserError
 from automation.core.hints import nox_command
 from automation.core.runner import Runner, register_secret
 from automation.core.versions import VERSIONS
+from automation.k8s.apply import validate
+from automation.k8s.cluster import LiveCluster
 from automation.settings.model import Target
 
 
@@ -225,6 +227,28 @@ class Helm:
             heartbeat=20,
             fix=f"see the pods' state: {nox_command('status', self.target.name)}",
         )
+
+    def validate(self, chart: ChartRef, values_file: Path, state: LiveCluster) -> int:
+        """--dry-run=server: Helm's own server dry run (lookups, the cluster's API versions, its checks of the
+        release), then every manifest of the release sent to the API server with dryRun=All. Nothing is stored.
+        How many manifests were accepted."""
+        result = self.runner.run(
+            [*self._base(), "upgrade", "--install", self.target.release, *chart.args, "-f", str(values_file),
+             "--dry-run=server", "-o", "json"],
+            mutates=False, timeout=300, fix=f"see what the chart renders: {nox_command('render', self.target.name)}")
+        try:
+            manifest = str(json.loads(result.stdout).get("manifest") or "")
+        except ValueError:
+            raise UserError("helm upgrade --dry-run=server printed no release JSON",
+                            "run it again with -v to see helm's output") from None
+        docs = [doc for doc in yaml.safe_load_all(manifest) if doc]
+        for doc in docs:  # Helm installs what names no namespace into the release's
+            if state.namespaced(doc["kind"]):
+                doc["metadata"].setdefault("namespace", self.target.namespace)
+        accepted = validate(self.runner, state, docs)
+        self.runner.ok(f"Helm release {self.target.release}: {accepted} of {len(docs)} manifests accepted by the "
+                       "API server (dry run)")
+        return accepted
 
     def template(self, chart: ChartRef, values_file: Path) -> list[dict[str, Any]]:
         result = self.runner.run(

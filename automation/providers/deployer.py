@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 
 from automation.airflow.endpoint import Endpoint
+from automation.core.errors import UserError
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
@@ -142,7 +143,14 @@ class HelmRelease:
                       "already runs this chart with these values")
             return "unchanged"
         runner.say(f"    upgrade needed: {reason}")
-        helm.upgrade(self.chart, provider.write_values(self.values))
+        values_file = provider.write_values(self.values)
+        helm.upgrade(self.chart, values_file)
+        if runner.server_dry_run:
+            state = self.cluster.state()
+            if not isinstance(state, LiveCluster):
+                raise UserError(f"--dry-run=server needs the cluster, which does not answer ({state.why})",
+                                "check the target's cluster (`nox -s status`), or use --dry-run")
+            helm.validate(self.chart, values_file, state)
         return reason
 
 

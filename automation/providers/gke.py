@@ -64,9 +64,12 @@ class GkeProvider(Provider):
 
     def ensure_cluster(self) -> None:
         gke = self.gke
+        # It writes this machine's kubeconfig only: a server dry run needs it to reach the cluster.
         self.runner.run(["gcloud", "container", "clusters", "get-credentials", gke.cluster,
-                         "--region", gke.region, "--project", gke.project],
-                        timeout=120, fix="check `gcloud auth login` and the gke block of the target")
+                         "--region", gke.region, "--project", gke.project], mutates=not self.runner.server_dry_run,
+                        timeout=120, fix=f"check `gcloud auth login` and the gke block of the target; a missing "
+                        f"cluster is created once with `gcloud container clusters create-auto {gke.cluster} "
+                        f"--region {gke.region} --project {gke.project}`")
 
     # -- what the target needs ---------------------------------------------------------------------------------
     def volumes(self) -> list[StaticVolume]:

@@ -189,7 +189,13 @@ class GkeCloud:
         gsa = self.gke.google_service_account
         if not gsa:
             return []
-        return unbound_pods(deployment.manifests(), self.accounts(deployment), gsa)
+        try:
+            manifests = deployment.manifests()
+        except UserError as exc:
+            self.runner.say(f"    warning: the chart could not be rendered (...{exc.problem[-120:]}): which pods "
+                            "mount buckets as which account is not checked here; `up` renders it before it binds")
+            return []
+        return unbound_pods(manifests, self.accounts(deployment), gsa)
 
     def pieces(self, deployment: Deployment) -> list[Piece]:
         return pieces(self.target, self.gke, self.accounts(deployment))

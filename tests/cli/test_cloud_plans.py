@@ -211,3 +211,15 @@ def test_composer_rehearsal_dry_run_plan(tmp_path: Path, overlay: Path) -> None:
     assert not any("PersistentVolumeClaim/airflow-data" in p for p in plan)  # Airflow's claims only
     assert "Helm release airflow (chart 1.21.0, Airflow 3.1.7)" in result.stdout
     assert SECRET_VALUE not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["up", "--target", "existing", "--cloud-only", "--dry-run"],
+     "error: target existing (existing) has no cloud side for --cloud-only -- leave --cloud-only out"),
+    (["up", "--target", "gke", "--dry-run=maybe"],
+     "error: --dry-run=maybe: expected --dry-run, --dry-run=client or --dry-run=server"),
+])
+def test_bad_cloud_options_are_one_line(args: list[str], line: str, tmp_path: Path) -> None:
+    result = run_cli(*args, env={"KUBECONFIG": str(tmp_path / "none")})
+    assert result.returncode == 2, result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith(line), result.stderr

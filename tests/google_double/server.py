@@ -236,13 +236,21 @@ class GoogleDouble:
 
     def seed_gke_cluster(self, name: str = "gke-cluster", location: str = "us-central1", *,
                          endpoint: str = "127.0.0.1", ca_certificate: bytes | str = b"",
+                         client_certificate: bytes | str = b"", client_key: bytes | str = b"",
                          status: str = "RUNNING") -> dict[str, Any]:
         """A GKE cluster; `endpoint` (host or host:port) and `ca_certificate` (PEM) may name a real local API server,
-        which `get-credentials` then writes into the kubeconfig."""
-        pem = ca_certificate.encode() if isinstance(ca_certificate, str) else ca_certificate
+        which `get-credentials` then writes into the kubeconfig. With a client certificate and key (PEM), gcloud's
+        `container/use_client_certificate` property writes them there too, so kubectl reaches that server as the
+        certificate's user (GKE's legacy client-certificate authentication, still in its API)."""
+        def b64(value: bytes | str) -> str:
+            return base64.b64encode(value.encode() if isinstance(value, str) else value).decode()
+
         key = f"projects/{self.project}/locations/{location}/clusters/{name}"
+        auth = {"clusterCaCertificate": b64(ca_certificate)}
+        if client_certificate:
+            auth.update(clientCertificate=b64(client_certificate), clientKey=b64(client_key))
         cluster = {"name": name, "location": location, "status": status, "endpoint": endpoint,
-                   "masterAuth": {"clusterCaCertificate": base64.b64encode(pem).decode()},
+                   "masterAuth": auth,
                    "selfLink": f"https://container.googleapis.com/v1/{key}",
                    "currentMasterVersion": "1.32.4-gke.1000", "currentNodeVersion": "1.32.4-gke.1000",
                    "initialClusterVersion": "1.32.4-gke.1000", "zone": location}
