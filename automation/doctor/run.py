@@ -17,6 +17,7 @@ from automation.doctor.checks.images import check_images
 from automation.doctor.checks.mounts import check_mounts
 from automation.doctor.checks.ports import check_ui_forward
 from automation.doctor.checks.resources import check_resources
+from automation.doctor.checks.served_api import check_served_api
 from automation.doctor.checks.tools import check_tools
 from automation.doctor.findings import Finding, blocker, exit_code, not_applicable, summary
 from automation.doctor.probe import Probe
@@ -36,6 +37,7 @@ CHECKS: tuple[tuple[str, Check, bool], ...] = (
     ("JWT secret", check_jwt, True),
     ("worker images", check_images, False),
     ("DAG gate", check_dag_gate, False),
+    ("airflow api", check_served_api, False),
 )
 NO_CLUSTER = "Cloud Composer runs Airflow's cluster: Google manages it, there is no kube access to check"
 
