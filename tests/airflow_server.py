@@ -49,7 +49,7 @@ def _airflow() -> str:
     return str(local) if local.exists() else (shutil.which("airflow") or "airflow")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped once its module is done: the cluster tests after it get the CPU back
 def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowServer]:
     airflow = _airflow()
     need(shutil.which(airflow) is not None, "Airflow installed in the test environment (the `airflow` extra)")

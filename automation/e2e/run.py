@@ -50,8 +50,12 @@ def e2e(runner: Runner, target: Target, opts: Options) -> int:
 
 
 def _plan(runner: Runner, target: Target, opts: Options) -> int:
-    url = opts.url or "(the port-forward of `nox -s up`, or a temporary one)"
-    runner.plan(f"log in to {url} as {opts.username or target.login.username}")
+    if provider_for(runner, target).deployer.ui_forward is None and not opts.password:
+        runner.plan(f"sign in to {opts.url or 'the Airflow URL the environment serves (airflowUri)'} with your "
+                    "Google access token (gcloud auth print-access-token)")
+    else:
+        url = opts.url or "(the port-forward of `nox -s up`, or a temporary one)"
+        runner.plan(f"log in to {url} as {opts.username or target.login.username}")
     runner.plan(f"unpause DAG {opts.dag}, trigger a run, wait up to {opts.timeout}s, check its declared output")
     return 0
 
