@@ -138,7 +138,8 @@ def pieces(target: Target, gke: Gke, accounts: list[str]) -> list[Piece]:
 
 def converge(runner: Runner, wanted: list[Piece]) -> dict[str, str]:
     """Each piece read, made only when missing; the outcome per piece ('present' or 'created'). A policy read
-    for one binding serves the next ones until something is made."""
+    once serves every binding on it: pieces are only ever added, so a read older than an addition can only plan
+    an addition that is already there (which `add-iam-policy-binding` leaves as it is), never miss one."""
     outcome: dict[str, str] = {}
     reads: dict[tuple[str, ...], Result | None] = {}
     for piece in wanted:
@@ -151,7 +152,6 @@ def converge(runner: Runner, wanted: list[Piece]) -> dict[str, str]:
             outcome[piece.name] = "present"
             continue
         runner.run(piece.make, timeout=300, fix="check your rights on the project (README: Deploying to GKE)")
-        reads.clear()
         outcome[piece.name] = "created"
     return outcome
 
