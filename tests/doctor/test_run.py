@@ -23,7 +23,7 @@ def test_composer_gets_no_cluster_check_and_is_told_why(probe_for: Callable[...,
     monkeypatch.setattr(run, "CHECKS", fake)
     findings = run.diagnose(probe_for("composer"))
     assert [f.check for f in findings] == [name for name, _, _ in run.CHECKS]
-    assert sorted(called) == sorted(["tools", "worker images", "DAG gate"])
+    assert sorted(called) == sorted(["tools", "worker images", "DAG gate", "airflow api"])
     skipped = [f for f in findings if f.status == "n/a"]
     assert len(skipped) == 7 and all("Cloud Composer" in f.message for f in skipped)
 
