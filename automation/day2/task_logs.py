@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from automation.airflow.client import AirflowApi, format_log
@@ -81,7 +81,11 @@ class TaskLogRequest:
 
 
 def task_log(runner: Runner, provider: Provider, req: TaskLogRequest) -> int:
-    cluster_only(provider, "reading task logs", composer_log_command(provider, req))
+    if provider.cluster is None:
+        # Cloud Composer: its Airflow API serves task logs (signed in with a Google token); no claim to read.
+        if req.source == "volume":
+            cluster_only(provider, "reading the logs claim", composer_log_command(provider, req))
+        req = replace(req, source="api")
     if runner.dry_run:
         _plan(runner, provider, req)
         return 0
@@ -246,8 +250,12 @@ def _plan(runner: Runner, provider: Provider, req: TaskLogRequest) -> None:
     attempt = req.try_number or "(the last try)"
     if req.source != "volume":
         access = req.api
-        runner.plan(f"log in to {access.url or '(the port-forward of `nox -s up`, or a temporary one)'} as "
-                    f"{access.username or provider.target.login.username}")
+        if provider.deployer.ui_forward is None and not access.password:
+            runner.plan(f"sign in to {access.url or 'the Airflow URL the environment serves (airflowUri)'} with "
+                        "your Google access token (gcloud auth print-access-token)")
+        else:
+            runner.plan(f"log in to {access.url or '(the port-forward of `nox -s up`, or a temporary one)'} as "
+                        f"{access.username or provider.target.login.username}")
         runner.plan(f"GET /api/v2/dags/{req.dag_id}/dagRuns/{run}/taskInstances/{req.task_id}/logs/{attempt}"
                     f"?full_content=true&map_index={req.map_index}")
     if req.source != "api":
@@ -255,8 +263,9 @@ def _plan(runner: Runner, provider: Provider, req: TaskLogRequest) -> None:
         when = "if the API cannot be reached: " if req.source == "auto" else ""
         runner.plan(f"{when}kubectl exec {component.ref} -c {component.container}: read "
                     f"{LOGS_PATH}/dag_id={req.dag_id}/run_id={run}/task_id={req.task_id}/attempt={attempt}.log")
-    runner.plan(f"if it failed: events and container log of its kept pods in namespace "
-                f"{provider.task_pod_facts().namespace}")
+    if provider.cluster is not None:
+        runner.plan(f"if it failed: events and container log of its kept pods in namespace "
+                    f"{provider.task_pod_facts().namespace}")
 
 
 def composer_log_command(provider: Provider, req: TaskLogRequest) -> str:

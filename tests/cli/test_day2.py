@@ -66,7 +66,7 @@ COMPOSER = {
     "airflow": (["airflow", "--", "dags", "trigger", "example1", "--run-id", "x"],
                 f"gcloud composer environments run {COMPOSER_WHERE} dags trigger -- example1 --run-id x"),
     "airflow single word": (["airflow", "--", "version"], f"gcloud composer environments run {COMPOSER_WHERE} version"),
-    "task log": (["logs", "--dag", "example1", "--task", "extract", "--run", "r1"],
+    "task log from the claim": (["logs", "--dag", "example1", "--task", "extract", "--run", "r1", "--from", "volume"],
                  "gcloud storage cat gs://europe-west1-airflow-00000000-bucket/logs/dag_id=example1/run_id=r1/"
                  "task_id=extract/attempt=1.log"),
     "component logs": (["logs", "scheduler"], "gcloud logging read"),

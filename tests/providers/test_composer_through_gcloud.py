@@ -172,3 +172,9 @@ def test_up_on_composer_does_what_its_plan_says_and_a_second_up_writes_nothing(
     line = next((x for x in doctor.stdout.splitlines() if "airflow api" in x), doctor.stdout[-2000:])
     assert f"{airflow_server.url}: Airflow 3.2.0" in line and "your Google account" in line, line
     assert writes(google_double.requests()) == []
+
+    # A task's log comes from the same API, signed in the same way (this Airflow has no DAG: the answer says so).
+    logs = run_cli("logs", "--target", TARGET, "--settings", str(settings), "--dag", "example1", "--task", "extract",
+                   env=env, timeout=300)
+    assert logs.returncode == 2 and logs.stderr.startswith("error: DAG 'example1' not found (DAGs: none)"), \
+        logs.stdout + logs.stderr
