@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -287,6 +288,34 @@ class ComposerProvider(Provider):
                 continue
             self.runner.run(rsync_command(inputs, f"{data_root}/{project}/{SEEDED_INPUT}", self.composer.project,
                                           no_clobber=True), timeout=1800)
+
+    # -- down --purge ---------------------------------------------------------------------------------------------
+    def purge_all(self) -> None:
+        """What `up` made on the environment, and only that: the user-workloads ConfigMaps and Secrets it created
+        (its record), the AUTOMATION_* variables, and the DAG files (the bucket's dags/ mirrored onto nothing,
+        Composer's own monitoring DAG kept). The environment, its data bucket and what others made stay. The
+        connections, variables and pools `up` marked are the caller's (lifecycle.down)."""
+        env = self.environment()
+        made = MadeWorkloads.load(self.state_dir() / "workloads.json")
+        for kind, name in made.dropped(set()):
+            deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
+                                       *self._where(), "--quiet"], timeout=300, check=False)
+            if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
+                raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
+                                "check your access to the environment, then run `down --purge` again")
+            if not self.runner.dry_run:
+                made.forget(kind, name)
+                made.save()
+        current = ((env.get("config") or {}).get("softwareConfig") or {}).get("envVariables") or {}
+        ours = sorted(name for name in current if name in self.task_env())
+        if ours:
+            self.runner.run([*self._env_cmd("update"), f"--remove-env-variables={','.join(ours)}"], timeout=3600,
+                            stream=True, heartbeat=30)
+        else:
+            self.runner.ok("no AUTOMATION_* environment variable set")
+        with tempfile.TemporaryDirectory(prefix="automation-empty-") as empty:
+            self.runner.run(rsync_command(Path(empty), self.code_root(), self.composer.project, mirror=True,
+                                          keep=(COMPOSER_MONITORING_DAG,)), timeout=600)
 
     # -- down, status --------------------------------------------------------------------------------------------
     def uninstall(self) -> None:

@@ -178,3 +178,22 @@ def test_up_on_composer_does_what_its_plan_says_and_a_second_up_writes_nothing(
                    env=env, timeout=300)
     assert logs.returncode == 2 and logs.stderr.startswith("error: DAG 'example1' not found (DAGs: none)"), \
         logs.stdout + logs.stderr
+
+    # down --purge takes back what `up` made there, and only that; a second one finds nothing to take.
+    google_double.forget()
+    purged = run_cli("down", "--target", TARGET, "--settings", str(settings), "--purge", "--yes", env=env,
+                     timeout=600)
+    assert purged.returncode == 0, purged.stdout[-3000:] + purged.stderr[-2000:]
+    deleted = [r.method.rsplit(".", 2)[-2:] for r in writes(google_double.requests())]
+    assert sorted(m for m in deleted if m[1] == "delete" and m[0].startswith("userWorkloads")) == sorted(
+        [["userWorkloadsConfigMaps", "delete"]] * len(PROJECTS) + [["userWorkloadsSecrets", "delete"]] * 2)
+    environment = google_double.resource("composer", where)
+    assert not any(k.startswith("AUTOMATION_") for k in environment["config"]["softwareConfig"].get("envVariables", {}))
+    assert google_double.objects(ENV_BUCKET) == {}
+    assert set(google_double.objects(DATA_BUCKET)) == inputs  # data stays
+    for path in ("connections/example_db", "variables/example_db_table", "pools/example_db"):
+        assert airflow_server.get(f"/api/v2/{path}").status_code == 404
+    google_double.forget()
+    again = run_cli("down", "--target", TARGET, "--settings", str(settings), "--purge", "--yes", env=env, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert writes(google_double.requests()) == []
