@@ -11,15 +11,57 @@ from automation.k8s import airflow_secrets
 from automation.k8s.apply import listed
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.ready import component_status
-from automation.providers import provider_for
+from automation.providers import Provider, provider_for
+from automation.providers.composer import WORKLOAD_GROUP, ComposerProvider
 from automation.settings.model import Target
 
 
 def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, Any]:
     provider = provider_for(runner, target)
-    state = provider.state()
     rows: dict[str, Any] = {"target": f"{target.name} ({provider.kind})", "cluster": provider.cluster_summary(),
                             "mounts": provider.mounts_summary()}
+    if isinstance(provider, ComposerProvider):
+        rows.update(composer_rows(provider))
+    else:
+        rows.update(cluster_rows(provider))
+    if as_json:
+        runner.say(json.dumps(rows, indent=2))
+    else:
+        width = max(len(k) for k in rows)
+        for key, value in rows.items():
+            runner.say(f"{key:<{width}}  {value}")
+    return rows
+
+
+def composer_rows(provider: ComposerProvider) -> dict[str, str]:
+    """Google runs the cluster: the environment as its API shows it, what `up` sets there, its Airflow's URL."""
+    env = provider.describe()
+    if env is None:
+        return {"environment": f"not readable (`{provider.describe_command()}`)"}
+    config = env.get("config") or {}
+    software = config.get("softwareConfig") or {}
+    current = software.get("envVariables") or {}
+    differ = sorted(k for k, v in provider.task_env().items() if current.get(k) != v)
+    rows = {"environment": f"{env.get('state', '?')}, {software.get('imageVersion', '?')}",
+            "task facts": "AUTOMATION_* as `up` sets them" if not differ else
+            f"{len(differ)} differ from the settings ({', '.join(differ)}): `up` sets them"}
+    for kind, group in WORKLOAD_GROUP.items():
+        listed_here = provider.runner.try_read(["gcloud", "composer", "environments", group, "list",
+                                                *provider.where(), "--format=json"], timeout=120)
+        names = {str(item.get("name", "")).rsplit("/", 1)[-1]
+                 for item in (json.loads(listed_here.stdout or "[]") if listed_here else [])}
+        wanted = [obj.name for obj in provider.project_objects() if type(obj).__name__ == kind]
+        missing = sorted(set(wanted) - names)
+        rows[f"{kind}s"] = f"present: {', '.join(n for n in wanted if n in names) or 'none'}" + (
+            f"; absent: {', '.join(missing)}" if missing else "")
+    rows["ui"] = str(config.get("airflowUri") or "not shown")
+    return rows
+
+
+def cluster_rows(provider: Provider) -> dict[str, str]:
+    target = provider.target
+    state = provider.state()
+    rows: dict[str, str] = {}
     ns = state.get("Namespace", target.namespace)
     rows["namespace"] = f"{target.namespace}: {'present' if ns else 'absent'}"
     vols = []
@@ -46,10 +88,4 @@ def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, A
     forward = provider.deployer.ui_forward
     url = forward.url() if forward is not None else None
     rows["ui"] = url or f"not forwarded (`{nox_command('up', target.name)}` opens it)"
-    if as_json:
-        runner.say(json.dumps(rows, indent=2))
-    else:
-        width = max(len(k) for k in rows)
-        for key, value in rows.items():
-            runner.say(f"{key:<{width}}  {value}")
     return rows

@@ -95,7 +95,7 @@ class ComposerProvider(Provider):
     def airflow_version(self) -> str:
         return self.composer.airflow_version or super().airflow_version()
 
-    def _where(self) -> list[str]:
+    def where(self) -> list[str]:
         c = self.composer
         return ["--environment", c.environment, "--location", c.region, "--project", c.project]
 
@@ -220,7 +220,7 @@ class ComposerProvider(Provider):
             is_secret = isinstance(obj, Secret)
             flag = "--secret-file-path" if is_secret else "--config-map-file-path"
             current = self.runner.try_read(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "describe",
-                                            obj.name, *self._where(), "--format=json"], timeout=120)
+                                            obj.name, *self.where(), "--format=json"], timeout=120)
             if current is not None and _unchanged(current.stdout, obj, made):
                 self.runner.ok(f"{kind}/{obj.name} unchanged")
                 outcome[f"{kind}/{obj.name}"] = "unchanged"
@@ -230,7 +230,7 @@ class ComposerProvider(Provider):
             if not self.runner.dry_run:
                 write_private(path, yaml.safe_dump(composer_document(obj), sort_keys=False))
             try:
-                self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], verb, *self._where(),
+                self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], verb, *self.where(),
                                  f"{flag}={path}"], timeout=300)
             finally:
                 if is_secret and not self.runner.dry_run:
@@ -247,7 +247,7 @@ class ComposerProvider(Provider):
             self.runner.say(f"    {kind}/{name}: made by this tool for a project no longer in the settings: "
                             "deleting it")
             deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
-                                       *self._where(), "--quiet"], timeout=300, check=False)
+                                       *self.where(), "--quiet"], timeout=300, check=False)
             if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
                 raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
                                 "check your access to the environment, then run `up` again")
@@ -299,7 +299,7 @@ class ComposerProvider(Provider):
         made = MadeWorkloads.load(self.state_dir() / "workloads.json")
         for kind, name in made.dropped(set()):
             deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
-                                       *self._where(), "--quiet"], timeout=300, check=False)
+                                       *self.where(), "--quiet"], timeout=300, check=False)
             if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
                 raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
                                 "check your access to the environment, then run `down --purge` again")
@@ -326,7 +326,7 @@ class ComposerProvider(Provider):
         return f"Composer {c.project}/{c.region}/{c.environment}"
 
     def mounts_summary(self) -> str:
-        return "DAGs in the environment's bucket (gcloud composer environments storage dags)"
+        return f"DAGs mirrored into {self.code_root()}; data under {self.target.data_root} (no volumes)"
 
 
 @dataclass(frozen=True)

@@ -165,9 +165,16 @@ def test_up_on_composer_does_what_its_plan_says_and_a_second_up_writes_nothing(
     assert json.loads((REPO / ".state" / TARGET / "workloads.json").read_text())["Secret"] == ["example-db",
                                                                                                "example1"]
 
-    # doctor reads the environment and signs in to its API the same way, writing nothing.
+    # status and doctor read the environment (doctor signs in to its API the same way), writing nothing.
     google_double.forget()
     env = {**google_double.environment(tmp_path / "gcloud"), "CLOUDSDK_AUTH_ACCESS_TOKEN": airflow_server.token}
+    shown = run_cli("status", "--target", TARGET, "--settings", str(settings), "--json", env=env, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)
+    assert rows["environment"] == f"RUNNING, {IMAGE}" and rows["ui"] == airflow_server.url
+    assert rows["task facts"] == "AUTOMATION_* as `up` sets them"
+    assert rows["ConfigMaps"] == f"present: {', '.join(PROJECTS)}"
+    assert rows["Secrets"] == "present: example1, example-db"
     doctor = run_cli("doctor", "--target", TARGET, "--settings", str(settings), env=env, timeout=600)
     line = next((x for x in doctor.stdout.splitlines() if "airflow api" in x), doctor.stdout[-2000:])
     assert f"{airflow_server.url}: Airflow 3.2.0" in line and "your Google account" in line, line
