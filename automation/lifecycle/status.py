@@ -12,7 +12,7 @@ from automation.k8s.apply import listed
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.ready import component_status
 from automation.providers import Provider, provider_for
-from automation.providers.composer import WORKLOAD_GROUP, ComposerProvider
+from automation.providers.composer import WORKLOAD_GROUP, ComposerProvider, software_config
 from automation.settings.model import Target
 
 
@@ -39,9 +39,8 @@ def composer_rows(provider: ComposerProvider) -> dict[str, str]:
     if env is None:
         return {"environment": f"not readable (`{provider.describe_command()}`)"}
     config = env.get("config") or {}
-    software = config.get("softwareConfig") or {}
-    current = software.get("envVariables") or {}
-    differ = sorted(k for k, v in provider.task_env().items() if current.get(k) != v)
+    software = software_config(env)
+    differ = provider.variables_differing(env)
     rows = {"environment": f"{env.get('state', '?')}, {software.get('imageVersion', '?')}",
             "task facts": "AUTOMATION_* as `up` sets them" if not differ else
             f"{len(differ)} differ from the settings ({', '.join(differ)}): `up` sets them"}

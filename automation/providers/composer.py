@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -153,8 +154,7 @@ class ComposerProvider(Provider):
         return env
 
     def describe_command(self) -> str:
-        c = self.composer
-        return f"gcloud composer environments describe {c.environment} --location {c.region} --project {c.project}"
+        return shlex.join(self._env_cmd("describe"))
 
     def create_command(self) -> str:
         c = self.composer
@@ -165,7 +165,7 @@ class ComposerProvider(Provider):
         """The environment `up` would change runs, and runs the Composer image the DAGs were checked against."""
         c = self.composer
         state = str(env.get("state") or "?")
-        running = ((env.get("config") or {}).get("softwareConfig") or {}).get("imageVersion") or ""
+        running = software_config(env).get("imageVersion") or ""
         if c.image_version and running and running != c.image_version:
             raise UserError(f"Composer environment {c.environment} runs {running}, the target says {c.image_version} "
                             "(the Airflow its DAGs are checked against)",
@@ -214,7 +214,7 @@ class ComposerProvider(Provider):
         (MadeWorkloads): an object it did not record is never deleted."""
         outcome: dict[str, str] = {}
         folder = self.state_dir() / "workloads"
-        made = MadeWorkloads.load(self.state_dir() / "workloads.json")
+        made = self.made_workloads()
         for obj in projects:
             kind = type(obj).__name__
             is_secret = isinstance(obj, Secret)
@@ -246,24 +246,34 @@ class ComposerProvider(Provider):
         for kind, name in made.dropped(wanted):
             self.runner.say(f"    {kind}/{name}: made by this tool for a project no longer in the settings: "
                             "deleting it")
-            deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
-                                       *self.where(), "--quiet"], timeout=300, check=False)
-            if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
-                raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
-                                "check your access to the environment, then run `up` again")
-            if not self.runner.dry_run:
-                made.forget(kind, name)
-                made.save()
+            self.delete_made(made, kind, name, "up")
             outcome[f"{kind}/{name}"] = "deleted"
         return outcome
 
+    def made_workloads(self) -> MadeWorkloads:
+        return MadeWorkloads.load(self.state_dir() / "workloads.json")
+
+    def delete_made(self, made: MadeWorkloads, kind: str, name: str, command: str) -> None:
+        """Delete a user-workloads object this machine made (already gone counts as deleted) and forget it."""
+        deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
+                                   *self.where(), "--quiet"], timeout=300, check=False)
+        if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
+            raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
+                            f"check your access to the environment, then run `{command}` again")
+        if not self.runner.dry_run:
+            made.forget(kind, name)
+            made.save()
+
+    def variables_differing(self, env: dict[str, Any]) -> list[str]:
+        """The task facts (AUTOMATION_*) the environment does not hold as the settings say."""
+        current = software_config(env).get("envVariables") or {}
+        return sorted(k for k, v in self.task_env().items() if current.get(k) != v)
+
     def ensure_env_variables(self, env: dict[str, Any]) -> str:
-        wanted = self.task_env()
-        current = ((env.get("config") or {}).get("softwareConfig") or {}).get("envVariables") or {}
-        if all(current.get(k) == v for k, v in wanted.items()):
+        if not self.variables_differing(env):
             self.runner.ok("environment variables already set")
             return "unchanged"
-        pairs = ",".join(f"{k}={v}" for k, v in sorted(wanted.items()))
+        pairs = ",".join(f"{k}={v}" for k, v in sorted(self.task_env().items()))
         # An environment update takes minutes: it runs only when a value differs.
         self.runner.run([*self._env_cmd("update"), f"--update-env-variables={pairs}"], timeout=3600,
                         stream=True, heartbeat=30)
@@ -296,18 +306,10 @@ class ComposerProvider(Provider):
         Composer's own monitoring DAG kept). The environment, its data bucket and what others made stay. The
         connections, variables and pools `up` marked are the caller's (lifecycle.down)."""
         env = self.environment()
-        made = MadeWorkloads.load(self.state_dir() / "workloads.json")
+        made = self.made_workloads()
         for kind, name in made.dropped(set()):
-            deleted = self.runner.run(["gcloud", "composer", "environments", WORKLOAD_GROUP[kind], "delete", name,
-                                       *self.where(), "--quiet"], timeout=300, check=False)
-            if not deleted.ok and "NOT_FOUND" not in deleted.stderr:
-                raise UserError(f"deleting the user-workloads {kind} {name} failed: {deleted.stderr.strip()[-200:]}",
-                                "check your access to the environment, then run `down --purge` again")
-            if not self.runner.dry_run:
-                made.forget(kind, name)
-                made.save()
-        current = ((env.get("config") or {}).get("softwareConfig") or {}).get("envVariables") or {}
-        ours = sorted(name for name in current if name in self.task_env())
+            self.delete_made(made, kind, name, "down --purge")
+        ours = sorted(name for name in software_config(env).get("envVariables") or {} if name in self.task_env())
         if ours:
             self.runner.run([*self._env_cmd("update"), f"--remove-env-variables={','.join(ours)}"], timeout=3600,
                             stream=True, heartbeat=30)
@@ -388,6 +390,11 @@ class ComposerDeployer:
     def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
         return str(((self.provider.environment().get("config") or {}).get("airflowUri"))
                    or "(the environment's Airflow URI)")
+
+
+def software_config(env: dict[str, Any]) -> dict[str, Any]:
+    """The environment's `config.softwareConfig` (image version, environment variables), as describe shows it."""
+    return dict((env.get("config") or {}).get("softwareConfig") or {})
 
 
 def composer_document(obj: ConfigMap | Secret) -> dict[str, Any]:

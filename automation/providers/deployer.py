@@ -7,8 +7,10 @@ its URL."""
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,8 +107,13 @@ class HelmRelease:
         return self.values
 
     def manifests(self) -> list[dict[str, Any]]:
-        """The chart's manifests with these values (`helm template`: reads only, prints nothing; the values go
-        through a private file gone after it)."""
+        """The chart's manifests with these values; `up` asks three times (the cloud side, the parity check, the
+        components' environment), the chart is rendered once."""
+        return copy.deepcopy(self._rendered)
+
+    @cached_property
+    def _rendered(self) -> list[dict[str, Any]]:
+        # `helm template` reads only and prints nothing; the values go through a private file gone after it.
         with tempfile.TemporaryDirectory(prefix="automation-values-") as folder:
             values_file = Path(folder) / "values.yaml"
             values_file.write_text(yaml.safe_dump(self.values, sort_keys=True))
