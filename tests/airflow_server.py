@@ -33,6 +33,12 @@ class AirflowServer:
     url: str
     token: str
     home: Path
+    env: dict[str, str]
+
+    def cli(self, args: list[str]) -> tuple[list[str], int]:
+        """`airflow ARGS` on this Airflow's database (what Composer runs for executeAirflowCommand)."""
+        done = subprocess.run([_airflow(), *args], env=self.env, capture_output=True, text=True, timeout=300)
+        return (done.stdout + done.stderr).splitlines(), done.returncode
 
     def get(self, path: str) -> httpx.Response:
         return httpx.get(f"{self.url}{path}", headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
@@ -87,7 +93,7 @@ def airflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow
             time.sleep(0.3)
         answer = httpx.post(f"{url}/auth/token", json={"username": USER, "password": PASSWORD}, timeout=30)
         assert answer.status_code in (200, 201), answer.text
-        yield AirflowServer(url, str(answer.json()["access_token"]), home)
+        yield AirflowServer(url, str(answer.json()["access_token"]), home, env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

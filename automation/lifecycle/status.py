@@ -17,13 +17,19 @@ from automation.settings.model import Target
 
 
 def status(runner: Runner, target: Target, as_json: bool = False) -> dict[str, Any]:
-    provider = provider_for(runner, target)
-    rows: dict[str, Any] = {"target": f"{target.name} ({provider.kind})", "cluster": provider.cluster_summary(),
-                            "mounts": provider.mounts_summary()}
-    if isinstance(provider, ComposerProvider):
-        rows.update(composer_rows(provider))
-    else:
-        rows.update(cluster_rows(provider))
+    out = runner.out
+    if as_json:  # what runs on the way (GKE's get-credentials, a warning) stays off the JSON
+        runner.out = runner.err
+    try:
+        provider = provider_for(runner, target)
+        rows: dict[str, Any] = {"target": f"{target.name} ({provider.kind})", "cluster": provider.cluster_summary(),
+                                "mounts": provider.mounts_summary()}
+        if isinstance(provider, ComposerProvider):
+            rows.update(composer_rows(provider))
+        else:
+            rows.update(cluster_rows(provider))
+    finally:
+        runner.out = out
     if as_json:
         runner.say(json.dumps(rows, indent=2))
     else:

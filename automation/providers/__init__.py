@@ -29,7 +29,10 @@ def provider_for(runner: Runner, target: Target) -> Provider:
         provider.cluster = None
         provider.deployer = ComposerDeployer(provider)
     else:
-        provider.cluster = cluster = Cluster(runner, target, provider.kubeconfig(), provider.context())
+        # GKE's credentials come from gcloud: fetched when the cluster does not answer (a machine that never ran
+        # `up`, or an endpoint that moved), so every command reaches it as `up` does.
+        credentials = provider.ensure_cluster if isinstance(provider, GkeProvider) else None
+        provider.cluster = cluster = Cluster(runner, target, provider.kubeconfig(), provider.context(), credentials)
         provider.deployer = HelmDeployer(provider, cluster)
     if isinstance(provider, GkeProvider):
         provider.cloud = GkeCloud(runner, target, provider.extra_objects)

@@ -7,6 +7,9 @@ but Cloud Composer, whose cluster Google runs): which kubeconfig and context, it
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.k8s.cluster import LiveCluster, Unreachable, connect
 from automation.k8s.helm import Helm
@@ -14,12 +17,16 @@ from automation.settings.model import Target
 
 
 class Cluster:
-    def __init__(self, runner: Runner, target: Target, kubeconfig: str | None, context: str | None):
+    def __init__(self, runner: Runner, target: Target, kubeconfig: str | None, context: str | None,
+                 fetch_credentials: Callable[[], None] | None = None):
         self.runner = runner
         self.target = target
         self.kubeconfig = kubeconfig
         self.context = context
         self._live: LiveCluster | None = None
+        # Writes the context into the kubeconfig (gcloud's get-credentials): tried once, when the cluster does not
+        # answer.
+        self._fetch_credentials = fetch_credentials
 
     def state(self) -> LiveCluster | Unreachable:
         # Connecting runs the API discovery (about a second): once per command is enough. A cluster that did
@@ -27,6 +34,13 @@ class Cluster:
         if self._live is not None:
             return self._live
         found = connect(self.kubeconfig, self.context)
+        if not isinstance(found, LiveCluster) and self._fetch_credentials is not None and not self.runner.dry_run:
+            fetch, self._fetch_credentials = self._fetch_credentials, None
+            try:
+                fetch()
+            except UserError as error:  # read as unreachable, why included: `render` works without a cluster
+                return Unreachable(f"{found.why}; and {error.problem}")
+            found = connect(self.kubeconfig, self.context)
         if isinstance(found, LiveCluster):
             self._live = found
         return found

@@ -62,20 +62,31 @@ def test_airflow_shell_and_restart_plans(tmp_path: Path) -> None:
 
 
 COMPOSER_WHERE = "airflow --location europe-west1 --project my-gcp-project"
+AIRFLOW_3_CLI = ("k8s/PROJECT/airflow.yaml and `up` for connections, variables and pools; for the rest, Airflow's "
+                 "REST API (or airflowctl) at AIRFLOW_URI with -H \"Authorization: Bearer $(gcloud auth "
+                 f"print-access-token)\", AIRFLOW_URI from `gcloud composer environments describe {COMPOSER_WHERE} "
+                 "--format='value(config.airflowUri)'`")
 COMPOSER = {
-    "airflow": (["airflow", "--", "dags", "trigger", "example1", "--run-id", "x"],
-                f"gcloud composer environments run {COMPOSER_WHERE} dags trigger -- example1 --run-id x"),
-    "airflow single word": (["airflow", "--", "version"], f"gcloud composer environments run {COMPOSER_WHERE} version"),
+    # gcloud's `composer environments run` allowlist ends before Airflow 3 (the composer target runs 3.x).
+    "airflow": (["airflow", "--", "dags", "trigger", "example1", "--run-id", "x"], AIRFLOW_3_CLI),
+    "airflow single word": (["airflow", "--", "version"], AIRFLOW_3_CLI),
+    "connections": (["airflow", "--", "connections", "list"], AIRFLOW_3_CLI),
     "task log from the claim": (["logs", "--dag", "example1", "--task", "extract", "--run", "r1", "--from", "volume"],
                  "gcloud storage cat gs://europe-west1-airflow-00000000-bucket/logs/dag_id=example1/run_id=r1/"
                  "task_id=extract/attempt=1.log"),
     "component logs": (["logs", "scheduler"], "gcloud logging read"),
-    "shell": (["shell"], f"gcloud composer environments run {COMPOSER_WHERE} SUBCOMMAND -- ARGS"),
-    "restart": (["restart"], f"gcloud beta composer environments restart-web-server {COMPOSER_WHERE} (beta)"),
-    "connections": (["airflow", "--", "connections", "list"],
-                    "k8s/PROJECT/airflow.yaml and `up` for connections; to read them: curl -H \"Authorization: Bearer "
-                    "$(gcloud auth print-access-token)\" AIRFLOW_URI/api/v2/connections"),
+    "shell": (["shell"], AIRFLOW_3_CLI),
 }
+
+
+def test_restart_on_composer_is_its_web_server_restart_and_nothing_else(tmp_path: Path) -> None:
+    restart = f"gcloud beta composer environments restart-web-server {COMPOSER_WHERE}"
+    assert plan(tmp_path, "restart", target="composer") == [restart]
+    assert plan(tmp_path, "restart", "api-server", target="composer") == [restart]
+    other = run_cli("restart", "--target", "composer", "--dry-run", "scheduler", "triggerer")
+    assert other.returncode == 2 and other.stderr.startswith(
+        "error: Cloud Composer restarts only its web server on request, not scheduler, triggerer -- name api-server"
+    ), other.stderr
 
 
 @pytest.mark.parametrize("case", sorted(COMPOSER))

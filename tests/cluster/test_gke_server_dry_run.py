@@ -8,6 +8,7 @@ exercised (README)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
@@ -120,3 +121,35 @@ def test_server_dry_run_checks_everything_on_the_api_server_and_changes_nothing(
     refused = run_cli(*base, "--dry-run=server", "--values", str(bad), env=env, timeout=900)
     assert refused.returncode == 2, refused.stdout[-3000:]
     assert "refused by the API server (dry run)" in refused.stderr and "airflow-scheduler" in refused.stderr
+
+    # Day-2 commands on a machine without credentials yet reach the cluster the same way: gcloud's get-credentials
+    # (answered by the double), then the real API server. Nothing is deployed in this namespace: each says so.
+    google_double.forget()
+    fresh = {**env, "KUBECONFIG": str(tmp_path / "day2-kubeconfig")}
+
+    def day2(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(args[0], "--target", TARGET, "--settings", str(overlay), *args[1:], env=fresh, timeout=600)
+
+    shown = day2("status", "--json")
+    assert shown.returncode == 0, shown.stderr
+    rows = json.loads(shown.stdout)
+    assert rows["cluster"].startswith(f"GKE {google_double.project}/{REGION}/{CLUSTER}: https://")
+    assert rows["namespace"] == f"{NAMESPACE}: present" and rows["release"] == "not installed"
+    assert [r.method for r in google_double.requests()] == ["container.projects.locations.clusters.get"]
+    doctor = day2("doctor")
+    assert doctor.returncode == 1, doctor.stdout[-3000:]  # blockers: nothing deployed
+    context = next(line for line in doctor.stdout.splitlines() if " context " in line)
+    assert context.startswith("ok ") and "answers, server v" in context, context
+    assert "BLOCKER  airflow secrets  Secret/airflow-core-secrets absent" in doctor.stdout
+    for command in (("logs", "scheduler"), ("restart",)):
+        ran = day2(*command)
+        assert ran.returncode == 2 and ran.stderr.startswith(
+            f"error: no Airflow components of release airflow in namespace {NAMESPACE}"), ran.stderr
+    purged = day2("down", "--purge", "--yes")
+    assert purged.returncode == 0, purged.stdout[-2000:] + purged.stderr[-2000:]
+    wait_until(lambda: admin("kubectl", "get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").stdout
+               == "", 180, f"namespace {NAMESPACE} deleted by down --purge")
+    # Only Kubernetes was touched: Google was read (credentials), never written; the buckets stay.
+    assert {r.method for r in google_double.requests()} == {"container.projects.locations.clusters.get"}
+    assert all(google_double.resource("storage", f"b/{google_double.project}-{kind}") is not None
+               for kind in ("dags", "data", "logs"))

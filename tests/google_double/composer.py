@@ -1,6 +1,7 @@
 """Cloud Composer's rules beyond the generic methods, each one a sentence of the discovery document: user workloads
 ConfigMaps and Secrets exist on Composer 3 only, a Secret's values are cleared when it is read, and the Airflow CLI
-runs through executeAirflowCommand / pollAirflowCommand (what `gcloud composer environments run` calls)."""
+runs through executeAirflowCommand / pollAirflowCommand (what `gcloud composer environments run` calls), and
+restartWebServer answers a finished operation carrying the environment."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ class Composer:
         environments = "composer.projects.locations.environments"
         service.custom[f"{environments}.executeAirflowCommand"] = self.execute
         service.custom[f"{environments}.pollAirflowCommand"] = self.poll
+        service.custom[f"{environments}.restartWebServer"] = self.restart_web_server
+        self.web_server_restarts: list[str] = []
 
     def environment(self, call: Call, name: str) -> dict[str, Any]:
         with self.state.lock:
@@ -84,3 +87,9 @@ class Composer:
         start = int(body.get("nextLineNumber") or 1)
         output = [{"lineNumber": n, "content": line} for n, line in enumerate(lines, 1) if n >= start]
         return {**({"output": output} if output else {}), "outputEnd": True, "exitInfo": {"exitCode": code}}
+
+    def restart_web_server(self, call: Call) -> Any:
+        with self.state.lock:
+            environment = self.environment(call, call.key)
+            self.web_server_restarts.append(call.key)
+            return self.service.finish(call, call.key, environment, "Environment", "UPDATE")

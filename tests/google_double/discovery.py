@@ -17,7 +17,7 @@ from urllib.parse import unquote
 # override per API whatever the version (Resource Manager's v1 and v3 share one); the versions are those gcloud's GA
 # commands call.
 APIS: dict[str, tuple[str, ...]] = {
-    "composer": ("composer.v1",),
+    "composer": ("composer.v1", "composer.v1beta1"),  # v1beta1: `gcloud beta composer` (restart-web-server)
     "container": ("container.v1",),
     "iam": ("iam.v1",),
     "cloudresourcemanager": ("cloudresourcemanager.v1", "cloudresourcemanager.v3"),
@@ -31,6 +31,7 @@ APIS: dict[str, tuple[str, ...]] = {
 # Operation's `response`/`metadata` (`@type`) and the type of a refused value in an INVALID_ARGUMENT message.
 PROTO_PACKAGES = {
     "composer.v1": "google.cloud.orchestration.airflow.service.v1",
+    "composer.v1beta1": "google.cloud.orchestration.airflow.service.v1beta1",
     "container.v1": "google.container.v1",
     "iam.v1": "google.iam.admin.v1",
     "cloudresourcemanager.v1": "google.cloudresourcemanager.v1",

@@ -28,6 +28,7 @@ TARGET = "double-composer"
 REGION, ENVIRONMENT = "us-central1", "airflow-env"
 ENV_BUCKET, DATA_BUCKET = "us-central1-airflow-env-bucket", "double-project-airflow-data"
 IMAGE = "composer-3-airflow-3.2.0-build.1"
+AIRFLOW_2_IMAGE = "composer-3-airflow-2.10.5-build.12"
 COMPOSER = "composer.projects.locations.environments"
 # What each gcloud command of the plan asks Google for (the discovery id of its writes).
 WRITES = {
@@ -204,3 +205,54 @@ def test_up_on_composer_does_what_its_plan_says_and_a_second_up_writes_nothing(
     again = run_cli("down", "--target", TARGET, "--settings", str(settings), "--purge", "--yes", env=env, timeout=600)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
     assert writes(google_double.requests()) == []
+
+
+def test_airflow_cli_and_restart_on_composer_go_through_its_api_as_their_plan_says(
+        google_double: GoogleDouble, airflow_server: AirflowServer, settings: Path, tmp_path: Path) -> None:
+    env = {**google_double.environment(tmp_path / "gcloud"), "CLOUDSDK_AUTH_ACCESS_TOKEN": airflow_server.token}
+    base = ("--target", TARGET, "--settings", str(settings))
+    # On Airflow 3 gcloud runs no Airflow CLI command: the product says so before gcloud is asked anything.
+    refused = run_cli("airflow", *base, "--", "dags", "list", env=env, timeout=300)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert refused.stderr.startswith("error: gcloud runs no Airflow CLI command on Cloud Composer environments with "
+                                     "Airflow 3 (this one: 3.2.0)") and "airflowctl" in refused.stderr
+    assert google_double.requests() == []
+
+    # An Airflow 2 environment: `environments run` through executeAirflowCommand, which Composer runs on its own
+    # Airflow (here: the real Airflow CLI on the API server's database).
+    google_double.seed_composer_environment("airflow2-env", REGION, image_version=AIRFLOW_2_IMAGE, bucket=ENV_BUCKET,
+                                            airflow_uri=airflow_server.url)
+    overlay = yaml.safe_load(settings.read_text())
+    overlay["targets"][TARGET]["composer"].update(environment="airflow2-env", image_version=AIRFLOW_2_IMAGE)
+    settings2 = tmp_path / "airflow2.yaml"
+    settings2.write_text(yaml.safe_dump(overlay))
+    google_double.composer.airflow_cli = lambda asked: airflow_server.cli(
+        [asked.command, *([asked.subcommand] if asked.subcommand else []), *asked.parameters])
+    base = ("--target", TARGET, "--settings", str(settings2))
+    planned = run_cli("airflow", *base, "--dry-run", "--", "dags", "list", "-o", "json", env=env, timeout=300)
+    assert planned.returncode == 0, planned.stderr
+    assert google_double.requests() == []  # the plan asks Google nothing
+    [plan] = commands(planned.stdout)
+    ran = run_cli("airflow", *base, "--", "dags", "list", "-o", "json", env=env, timeout=300)
+    assert ran.returncode == 0, ran.stdout[-2000:] + ran.stderr[-2000:]
+    assert commands(ran.stderr) == [plan]  # the command line goes to stderr, keeping stdout the command's
+    assert ran.stdout.strip().splitlines()[-1] == "[]"  # Airflow's own answer (after its log lines): no DAG here
+    [asked] = google_double.composer.commands
+    assert (asked.command, asked.subcommand, asked.parameters) == ("dags", "list", ["-o", "json"])
+    dashes = plan.index("--")
+    assert plan[dashes - 2:dashes] == ["dags", "list"] and plan[dashes + 1:] == asked.parameters
+    # A failing command's exit code comes back through gcloud.
+    failed = run_cli("airflow", *base, "--", "tasks", "list", "no_such_dag", env=env, timeout=300)
+    assert failed.returncode == 1 and "no_such_dag" in failed.stdout + failed.stderr, failed.stdout + failed.stderr
+
+    # restart: Composer's restartWebServer, once, as planned; other components are Composer's own to restart.
+    base = ("--target", TARGET, "--settings", str(settings))
+    google_double.forget()
+    planned = run_cli("restart", *base, "--dry-run", env=env, timeout=300)
+    assert planned.returncode == 0 and writes(google_double.requests()) == [], planned.stdout + planned.stderr
+    restarted = run_cli("restart", *base, env=env, timeout=300)
+    assert restarted.returncode == 0, restarted.stdout[-2000:] + restarted.stderr[-2000:]
+    assert commands(restarted.stdout) == commands(planned.stdout) != []
+    assert [r.method for r in writes(google_double.requests())] == [f"{COMPOSER}.restartWebServer"]
+    other = run_cli("restart", *base, "scheduler", env=env, timeout=300)
+    assert other.returncode == 2 and "not scheduler" in other.stderr, other.stderr
