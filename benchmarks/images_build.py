@@ -39,7 +39,9 @@ sys.path.insert(0, str(REPO))
 
 from automation.core.runner import Runner  # noqa: E402
 from automation.images.build import BuildOptions, BuildReport, Image, build, discover  # noqa: E402
-from automation.images.load import Loader, manifest_exists, registry_for  # noqa: E402
+from automation.images.delivery import ImageLoader, loader_for  # noqa: E402
+from automation.images.registry_api import manifest_exists  # noqa: E402
+from automation.providers.cluster import Cluster  # noqa: E402
 from automation.settings import Target, load_target  # noqa: E402
 
 IMAGE = "pandas-basic"
@@ -118,10 +120,18 @@ def with_added(folder: Path, package: str) -> tuple[Image, float]:
     return Image(folder.name, folder), time.monotonic() - t0
 
 
-def kubectl(target: Target, *args: str, check: bool = True) -> str:
+def cluster_of(target: Target) -> Cluster | None:
     from automation.providers import provider_for
 
-    cluster = provider_for(quiet(), target).cluster
+    return provider_for(quiet(), target).cluster
+
+
+def loader(target: Target, runner: Runner | None = None) -> ImageLoader:
+    return loader_for(runner or quiet(), target, cluster_of(target))
+
+
+def kubectl(target: Target, *args: str, check: bool = True) -> str:
+    cluster = cluster_of(target)
     assert cluster is not None, f"target {target.name} has no cluster this machine reaches"
     flags = cluster.kubectl_args()  # the target's kubeconfig and context, as `up` uses them
     return subprocess.run(["kubectl", *flags, *args], capture_output=True, text=True, check=check,
@@ -159,9 +169,9 @@ def one_requirement(target: Target, options: BuildOptions, runs: int, namespace:
     base_ref = f"{IMAGE}:{base.tag(options)}"
     # Rebuilt from the builder's cache (seconds): its layers are then the ones the changed images below reuse.
     build_timed(base, options, base_ref)
-    Loader(quiet(), target).load(base_ref)
+    loader(target).load(base_ref)
     # The node holds the current image, as a cluster that ran it does: a changed one then pulls only what is new.
-    pod_pull(target, namespace, Loader(quiet(), target).ref_in_cluster(base_ref), "import pandas")
+    pod_pull(target, namespace, loader(target).ref_in_cluster(base_ref), "import pandas")
     candidates = iter(ADDED)
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(runs):
@@ -169,7 +179,7 @@ def one_requirement(target: Target, options: BuildOptions, runs: int, namespace:
                 image, seconds = with_added(Path(tmp) / f"{IMAGE}-plus-{package.split('==')[0]}", package)
                 ref = f"{image.name}:{image.tag(options)}"
                 built = subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
-                if not built and not manifest_exists(f"{registry_for(target)}/{ref}"):
+                if not built and not manifest_exists(f"{(target.images.registry or '').rstrip('/')}/{ref}"):
                     break
                 shutil.rmtree(image.folder)
             else:
@@ -179,11 +189,11 @@ def one_requirement(target: Target, options: BuildOptions, runs: int, namespace:
             builds.append(seconds)
             t0 = time.monotonic()
             out = io.StringIO()
-            Loader(Runner(out=out), target).load(ref)
+            loader(target, Runner(out=out)).load(ref)
             pushes.append(time.monotonic() - t0)
             pushed = re.search(r"(\d+) layer\(s\) pushed, (\d+) already", out.getvalue())
             module = package.split("==")[0]
-            pulls.append(pod_pull(target, namespace, Loader(quiet(), target).ref_in_cluster(ref),
+            pulls.append(pod_pull(target, namespace, loader(target).ref_in_cluster(ref),
                                   f"import {module}"))
             print(f"  + {package}: re-lock {relock[-1]:.1f}s, build {builds[-1]:.1f}s ({report.line()}), push "
                   f"{pushes[-1]:.1f}s ({pushed.group(1) if pushed else '?'} layers sent, "

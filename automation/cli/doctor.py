@@ -14,4 +14,4 @@ from automation.core.runner import Runner
 def _doctor(args: argparse.Namespace, runner: Runner) -> int:
     from automation.doctor.run import doctor
 
-    return doctor(runner, target_of(args), args.settings)
+    return doctor(runner, target_of(args))

@@ -25,7 +25,7 @@ def _up_args(p: argparse.ArgumentParser) -> None:
 def _up(args: argparse.Namespace, runner: Runner) -> None:
     from automation.lifecycle.up import up
 
-    up(runner, target_of(args), up_options(args), args.settings)
+    up(runner, target_of(args), up_options(args))
 
 
 def _down_args(p: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def _down_args(p: argparse.ArgumentParser) -> None:
 def _down(args: argparse.Namespace, runner: Runner) -> None:
     from automation.lifecycle.down import down
 
-    down(runner, target_of(args), up_options(args), args.settings)
+    down(runner, target_of(args), up_options(args))
 
 
 @command("status", "one table: cluster, mounts, volumes, secrets, release, pods, UI",

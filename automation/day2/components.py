@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.ready import COMPONENTS
 from automation.providers import Provider
@@ -57,7 +56,7 @@ def discover(provider: Provider) -> dict[str, Component]:
                                 f"with the chart's default components")
             return {name: Component(name, "Deployment", f"{target.release}-{name}", (name,)) for name in COMPONENTS}
         raise UserError(f"the cluster of target {target.name!r} is not reachable: {getattr(state, 'why', '?')}",
-                        f"start it: {nox_command('up', target.name)}")
+                        f"start it: {target.command('up')}")
     found: dict[str, Component] = {}
     for kind in WORKLOAD_KINDS:
         for obj in state.list(kind, target.namespace, f"release={target.release}"):
@@ -73,7 +72,7 @@ def discover(provider: Provider) -> dict[str, Component]:
             found[name] = Component(name, kind, obj["metadata"]["name"], containers, logs)
     if not found:
         raise UserError(f"no Airflow components of release {target.release} in namespace {target.namespace}",
-                        f"start Airflow: {nox_command('up', target.name)}")
+                        f"start Airflow: {target.command('up')}")
     return found
 
 

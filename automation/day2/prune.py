@@ -7,7 +7,6 @@ Safe to re-run: a pod already gone is skipped."""
 from __future__ import annotations
 
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.day2.components import cluster_only
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.task_pods import SELECTOR, labels, leftover_task_pods
@@ -30,7 +29,7 @@ def prune(provider: Provider) -> int:
                         f"(labels {SELECTOR})")
             return 0
         raise UserError(f"the cluster of target {target.name!r} is not reachable: {why}",
-                        f"start it: {nox_command('up', target.name)}")
+                        f"start it: {target.command('up')}")
     with runner.step(f"task pods in namespace {namespace}: the failed and the never-started ones"):
         doomed = leftover_task_pods(state.list("Pod", namespace, SELECTOR), namespace)
         for pod, why in doomed:
@@ -43,5 +42,5 @@ def prune(provider: Provider) -> int:
             runner.ok("nothing to prune")
         elif not runner.dry_run:
             runner.ok(f"{len(doomed)} task pod(s) deleted; their logs and events stay in the task logs "
-                      f"(nox -s logs -- --dag D --task T)")
+                      f"({target.command('logs', '--dag', 'D', '--task', 'T')})")
     return len(doomed)

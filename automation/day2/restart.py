@@ -4,7 +4,6 @@ is ready again. Nothing else is touched: no Helm upgrade, no object applied, Sec
 from __future__ import annotations
 
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.day2.components import composer_where, kubectl, resolve
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.ready import wait_ready
@@ -43,4 +42,4 @@ def _restart_web_server(provider: Provider, names: list[str], timeout: int) -> N
     with provider.runner.step("restart the web server (gcloud beta: no GA command for it)"):
         provider.runner.run(["gcloud", "beta", "composer", "environments", "restart-web-server",
                              *composer_where(provider).split()], timeout=timeout + 60, heartbeat=30,
-                            fix=f"check the environment is RUNNING: {nox_command('status', provider.target.name)}")
+                            fix=f"check the environment is RUNNING: {provider.target.command('status')}")

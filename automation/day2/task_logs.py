@@ -15,7 +15,6 @@ from typing import Any
 
 from automation.airflow.client import AirflowApi, format_log
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.day2.components import LOGS_PATH, Component, cluster_only, discover, kubectl
 from automation.e2e.diagnose import pod_events
@@ -201,7 +200,7 @@ def _from_volume(runner: Runner, provider: Provider, req: TaskLogRequest) -> int
     except ValueError:
         last = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
         raise UserError(f"reading the logs claim in {component.ref} failed (exit code {result.exit_code}): {last}",
-                        f"check the component: {nox_command('status', provider.target.name)}") from None
+                        f"check the component: {provider.target.command('status')}") from None
     if "missing" in header:
         raise UserError(_missing(header, req), _missing_fix(header))
     path = str(header["path"])

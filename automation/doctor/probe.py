@@ -7,7 +7,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from automation.core.hints import nox_command
 from automation.k8s.cluster import LiveCluster, Unreachable
 from automation.providers import Provider
 
@@ -15,11 +14,10 @@ T = TypeVar("T")
 
 
 class Probe:
-    def __init__(self, provider: Provider, settings: list[str] | None = None):
+    def __init__(self, provider: Provider):
         self.provider = provider
         self.target = provider.target
         self.runner = provider.runner
-        self.settings = list(settings or [])
         self._lock = threading.Lock()
         self._keys: dict[str, threading.Lock] = {}
         self._memo: dict[str, Any] = {}
@@ -42,4 +40,4 @@ class Probe:
 
     def command(self, session: str, *args: str) -> str:
         """A command the user can copy as is: this target and the same settings files."""
-        return nox_command(session, self.target.name, self.settings, *args)
+        return self.target.command(session, *args)

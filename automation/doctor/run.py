@@ -64,11 +64,11 @@ def diagnose(probe: Probe) -> list[Finding]:
                 for (name, _, _), future in zip(chosen, futures, strict=True)]
 
 
-def doctor(runner: Runner, target: Target, settings: list[str] | None = None) -> int:
+def doctor(runner: Runner, target: Target) -> int:
     t0 = time.monotonic()
     provider = provider_for(runner, target)
     runner.say(f"doctor: target {target.name} ({provider.kind}), namespace {target.namespace}")
-    findings = diagnose(Probe(provider, settings))
+    findings = diagnose(Probe(provider))
     width = max(len(f.check) for f in findings)
     for finding in findings:
         runner.say(finding.line(width))

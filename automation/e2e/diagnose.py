@@ -10,7 +10,6 @@ from typing import Any
 
 from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.k8s.cluster import LiveCluster
 from automation.providers import Provider
@@ -55,7 +54,7 @@ def image_watch(runner: Runner, provider: Provider, dag_id: str, run_id: str) ->
                     raise UserError(
                         f"task {labels.get('task_id', '?')} cannot start: image {container.get('image')} is not "
                         f"available to the cluster ({waiting['reason']})",
-                        f"build and load it: {nox_command('images', target.name)}", exit_code=1)
+                        f"build and load it: {target.command('images')}", exit_code=1)
 
     return check
 

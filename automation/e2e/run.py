@@ -82,8 +82,9 @@ def _run(runner: Runner, provider: Provider, opts: Options, api: AirflowApi) -> 
     if run["state"] != "success":
         report_failure(runner, provider, api, opts.dag, run_id, tasks)
         failed = [t["task_id"] for t in tasks if t.get("state") == "failed"] or ["(none: see the run in the UI)"]
+        again = provider.target.command("e2e", "--dag", opts.dag)
         raise UserError(f"DAG {opts.dag} run {run_id} failed: failed task(s) {', '.join(failed)}",
-                        "read the task log(s) above; fix, then run `nox -s e2e` again", exit_code=1)
+                        f"read the task log(s) above; fix, then run `{again}` again", exit_code=1)
     runner.ok(f"run {run_id} succeeded in {duration(run)}")
     with runner.step("declared output"), provider.storage():
         check_output(runner, provider, details, run)

@@ -10,8 +10,9 @@ from pathlib import Path
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.images.build import BuildOptions, BuildReport, build, discover, exists_locally, select
-from automation.images.load import Loader
+from automation.images.delivery import loader_for
 from automation.images.tags import TAGS_FILE, write_tags
+from automation.providers import Provider, provider_for
 from automation.settings.model import Target
 
 
@@ -23,8 +24,10 @@ def target_build_options(target: Target, options: BuildOptions) -> BuildOptions:
 
 
 def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_only: bool = False,
-           options: BuildOptions | None = None, tags_file: Path = TAGS_FILE) -> dict[str, str]:
-    """Build what is missing, load it per the target, write the tags file. Returns name -> tag."""
+           options: BuildOptions | None = None, tags_file: Path = TAGS_FILE,
+           provider: Provider | None = None) -> dict[str, str]:
+    """Build what is missing, load it per the target, write the tags file. Returns name -> tag. `provider`: the
+    command's own, when it has one (`up`), so the cluster is connected once."""
     options = target_build_options(target, options or BuildOptions())
     if options.ca_bundle is not None and not options.ca_bundle.is_file():
         raise UserError(f"CA bundle {options.ca_bundle} does not exist", "give the path of a PEM file")
@@ -32,7 +35,8 @@ def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_on
     chosen = select(known, only)
     if not chosen:
         raise UserError("no image to build under images/", "add images/NAME/requirements.in and its lock (see README)")
-    loader = None if build_only else Loader(runner, target)
+    cluster = None if build_only else (provider or provider_for(runner, target)).cluster
+    loader = None if build_only else loader_for(runner, target, cluster)
     tags: dict[str, str] = {}
     built = 0
     for image in chosen:

@@ -12,7 +12,6 @@ from typing import Any
 import yaml
 
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner, register_secret
 from automation.core.versions import VERSIONS
 from automation.k8s.apply import validate
@@ -225,7 +224,7 @@ class Helm:
             timeout=self.target.ready_timeout + 60,
             stream=True,
             heartbeat=20,
-            fix=f"see the pods' state: {nox_command('status', self.target.name)}",
+            fix=f"see the pods' state: {self.target.command('status')}",
         )
 
     def validate(self, chart: ChartRef, values_file: Path, state: LiveCluster) -> int:
@@ -235,7 +234,7 @@ class Helm:
         result = self.runner.run(
             [*self._base(), "upgrade", "--install", self.target.release, *chart.args, "-f", str(values_file),
              "--dry-run=server", "-o", "json"],
-            mutates=False, timeout=300, fix=f"see what the chart renders: {nox_command('render', self.target.name)}")
+            mutates=False, timeout=300, fix=f"see what the chart renders: {self.target.command('render')}")
         try:
             manifest = str(json.loads(result.stdout).get("manifest") or "")
         except ValueError:

@@ -39,7 +39,7 @@ def wait_ready(runner: Runner, state: LiveCluster, target: Target, timeout: floa
         if time.monotonic() - t0 > timeout:
             diagnose(runner, state, target)
             raise UserError(f"Airflow was not ready after {timeout:.0f}s ({line})",
-                            "read the pod events and logs above; fix, then run `nox -s up` again")
+                            f"read the pod events and logs above; fix, then run `{target.command('up')}` again")
         if line != last or int(time.monotonic() - t0) % 15 == 0:
             runner.say(f"    [{time.monotonic() - t0:4.0f}s] {line}")
             last = line

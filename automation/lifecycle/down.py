@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner
-from automation.lifecycle.airflow_objects import ensure_airflow_objects
+from automation.lifecycle.apply_airflow_objects import ensure_airflow_objects
 from automation.lifecycle.lock import exclusive
 from automation.providers import provider_for
 from automation.providers.base import UpOptions
-from automation.settings.airflow_objects import AirflowObjects
+from automation.settings.airflow_yaml import AirflowObjects
 from automation.settings.model import Target
 
 
-def down(runner: Runner, target: Target, options: UpOptions, settings: list[str] | None = None) -> None:
+def down(runner: Runner, target: Target, options: UpOptions) -> None:
     provider = provider_for(runner, target)
     with exclusive(target, "down"):
         forward = provider.deployer.ui_forward
@@ -40,4 +39,4 @@ def down(runner: Runner, target: Target, options: UpOptions, settings: list[str]
             return
         provider.down()
         runner.say(f"down: target {target.name} stopped; data, logs and secrets are kept. "
-                   f"`{nox_command('up', target.name, settings or [])}` brings it back; `--purge` deletes everything.")
+                   f"`{target.command('up')}` brings it back; `--purge` deletes everything.")

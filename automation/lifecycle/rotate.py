@@ -4,7 +4,6 @@ NEW alone (`--finish`)."""
 from __future__ import annotations
 
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.k8s import airflow_secrets
 from automation.k8s.apply import ensure
@@ -18,22 +17,22 @@ def rotate_fernet_key(runner: Runner, target: Target, finish: bool) -> None:
     provider = provider_for(runner, target)
     state = provider.state()
     if isinstance(state, Unreachable):
-        raise UserError(f"cluster not reachable: {state.why}", f"run `{nox_command('up', target.name)}` first")
+        raise UserError(f"cluster not reachable: {state.why}", f"run `{target.command('up')}` first")
     name = airflow_secrets.core_secret_name(target)
     current = airflow_secrets.decode(state.get("Secret", name, target.namespace))
     if not current.get("fernet-key"):
         raise UserError(f"Secret/{name} has no fernet-key",
-                        f"run `{nox_command('up', target.name)}` first: it creates it")
+                        f"run `{target.command('up')}` first: it creates it")
     keys = current["fernet-key"].split(",")
     if finish:
         if len(keys) < 2:
             raise UserError("no rotation in progress (the Secret holds one Fernet key)",
-                            f"start one with `{nox_command('rotate-fernet-key', target.name)}`")
+                            f"start one with `{target.command('rotate-fernet-key')}`")
         new = {**current, "fernet-key": keys[0]}
     else:
         if len(keys) > 1:
             raise UserError("a rotation is already in progress (NEW,OLD in the Secret)",
-                            f"finish it with `{nox_command('rotate-fernet-key', target.name, (), '--finish')}`")
+                            f"finish it with `{target.command('rotate-fernet-key', '--finish')}`")
         new = airflow_secrets.rotate_fernet(current)
     ensure(runner, state, airflow_secrets.core_secret_of(target, new).render())  # its fingerprint follows
     assert provider.cluster is not None  # a target without one read as unreachable above
@@ -45,6 +44,6 @@ def rotate_fernet_key(runner: Runner, target: Target, finish: bool) -> None:
         runner.run([*kubectl, "exec", f"deploy/{target.release}-scheduler", "--", "airflow", "rotate-fernet-key"],
                    timeout=600)
         runner.say("Rotation started: data re-encrypted with the new key. Finish with "
-                   f"`{nox_command('rotate-fernet-key', target.name, (), '--finish')}` to drop the old key.")
+                   f"`{target.command('rotate-fernet-key', '--finish')}` to drop the old key.")
     else:
         runner.say("Rotation finished: only the new Fernet key remains.")

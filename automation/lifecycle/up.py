@@ -9,19 +9,18 @@ from typing import Any
 
 from automation.core import prereqs
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.dags.parity import check_once
 from automation.images.sync import images
-from automation.lifecycle.airflow_objects import ensure_airflow_objects
+from automation.lifecycle.apply_airflow_objects import ensure_airflow_objects
 from automation.lifecycle.lock import exclusive
 from automation.providers import Provider, provider_for
 from automation.providers.base import UpOptions
-from automation.settings.airflow_objects import declared_objects
+from automation.settings.airflow_yaml import declared_objects
 from automation.settings.model import Target
 
 
-def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] | None = None) -> dict[str, Any]:
+def up(runner: Runner, target: Target, options: UpOptions) -> dict[str, Any]:
     provider = provider_for(runner, target)
     report: dict[str, Any] = {"target": target.name}
     mode = " (dry run: nothing is changed)" if runner.dry_run else ""
@@ -42,7 +41,7 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
                 raise UserError(f"target {target.name} ({provider.kind}) has no cloud side for --cloud-only",
                                 "leave --cloud-only out: `up` makes everything the target needs")
             runner.say(f"\nCloud side {'planned' if runner.dry_run else 'done'}. Next: "
-                       f"`{next_command('up', target, settings)}` for the cluster side.")
+                       f"`{target.command('up')}` for the cluster side.")
             return report
         with runner.step(f"cluster ({provider.kind})"):
             provider.ensure_cluster()
@@ -51,7 +50,8 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
         if provider.tool_images:
             with runner.step(f"images {provider.kind} needs: {', '.join(provider.tool_images)}"):
                 # Their tags go to the target's state folder: the DAGs' images.json stays as committed.
-                images(runner, target, only=provider.tool_images, tags_file=provider.tool_tags_file())
+                images(runner, target, only=provider.tool_images, tags_file=provider.tool_tags_file(),
+                       provider=provider)
         report["objects"] = provider.ensure_objects(projects)
         if not options.skip_dags_check:
             with runner.step("DAG integrity and parity with the target (skip with --skip-dags-check)"):
@@ -66,16 +66,12 @@ def up(runner: Runner, target: Target, options: UpOptions, settings: list[str] |
                    f"(login {user} / {password}).")
     else:
         runner.say(f"\nAirflow is up: {url}  login {user} / {password}")
-    runner.say(f"Next: `{next_command('images', target, settings)}`, then `{next_command('e2e', target, settings)}`."
+    runner.say(f"Next: `{target.command('images')}`, then `{target.command('e2e')}`."
                + ("" if provider.deployer.ui_forward is None else
-                  f" Stop the UI forward: `{next_command('down', target, settings)}`."))
+                  f" Stop the UI forward: `{target.command('down')}`."))
     runner.say(f"Total {runner.elapsed().strip()}")
     return report
 
-
-def next_command(session: str, target: Target, settings: list[str] | None) -> str:
-    """A command the user can copy as is: the same target and the same settings files."""
-    return nox_command(session, target.name, settings or [])
 
 
 def preflight(provider: Provider, options: UpOptions) -> None:

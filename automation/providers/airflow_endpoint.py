@@ -9,7 +9,6 @@ from contextlib import contextmanager
 
 from automation.airflow.endpoint import Credentials, Endpoint, PasswordLogin
 from automation.core.errors import UserError
-from automation.core.hints import nox_command
 from automation.core.runner import Runner
 from automation.k8s.airflow_secrets import decode, login_secret_name
 from automation.k8s.cluster import Unreachable
@@ -49,12 +48,12 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
     target = provider.target
     if runner.which("kubectl") is None:
         raise UserError("'kubectl' was not found on PATH, and no Airflow URL is known",
-                        f"install kubectl, run `{nox_command('up', target.name)}` (it opens the port-forward), "
+                        f"install kubectl, run `{target.command('up')}` (it opens the port-forward), "
                         "or pass --url")
     state = provider.state()
     if isinstance(state, Unreachable):
         raise UserError(f"no Airflow API to check: no port-forward is running and the cluster is unreachable "
-                        f"({state.why})", f"start Airflow with `{nox_command('up', target.name)}`, or pass --url")
+                        f"({state.why})", f"start Airflow with `{target.command('up')}`, or pass --url")
     # Its own files: `up`'s port-forward is not ours to stop.
     ui = provider.deployer.ui_forward
     assert ui is not None  # a cluster that answers is a Helm target's, reached through a port-forward
@@ -63,7 +62,7 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
     try:
         with runner.step(f"temporary port-forward to svc/{forward.service} on {port}"):
             url = forward.start(runner, port,
-                                fix=f"start Airflow with `{nox_command('up', target.name)}`, or pass --url")
+                                fix=f"start Airflow with `{target.command('up')}`, or pass --url")
         yield url
     finally:
         forward.stop(runner)

@@ -9,7 +9,7 @@ from typing import Any
 from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.providers.airflow_objects import ID_FIELD, Change
+from automation.providers.airflow_converge import ID_FIELD, Change
 
 PAGE = 100
 # What Airflow stores encrypted with the Fernet key: listing them fails (HTTP 500) under another key.

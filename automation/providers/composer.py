@@ -25,13 +25,14 @@ from automation.core.paths import write_private
 from automation.core.runner import register_secret
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers.base import PodRule, Provider, UpOptions
+from automation.providers.composer_api import WORKLOAD_GROUP, composer_document, software_config
 from automation.providers.composer_pod_rules import lint_pod
+from automation.providers.composer_status import composer_rows
 from automation.settings.contract import COMPOSER_NAMESPACE, SEEDED_INPUT
 from automation.settings.model import Composer
 from automation.storage.gcloud_rsync import rsync_command
 
 # Composer's user-workloads command group for each kind of project object.
-WORKLOAD_GROUP = {"ConfigMap": "user-workloads-config-maps", "Secret": "user-workloads-secrets"}
 # Composer's own DAG in the environment's dags/ folder (Composer 2 documents it there): never deleted by the mirror.
 COMPOSER_MONITORING_DAG = "airflow_monitoring.py"
 GOOGLE_SIGN_IN = "your Google account (gcloud auth print-access-token)"
@@ -391,20 +392,8 @@ class ComposerDeployer:
         return str(((self.provider.environment().get("config") or {}).get("airflowUri"))
                    or "(the environment's Airflow URI)")
 
-
-def software_config(env: dict[str, Any]) -> dict[str, Any]:
-    """The environment's `config.softwareConfig` (image version, environment variables), as describe shows it."""
-    return dict((env.get("config") or {}).get("softwareConfig") or {})
-
-
-def composer_document(obj: ConfigMap | Secret) -> dict[str, Any]:
-    """The single-object YAML Composer's user-workloads commands take: name and data (Secret data base64)."""
-    rendered = obj.render()
-    doc: dict[str, Any] = {"apiVersion": "v1", "kind": rendered["kind"], "metadata": {"name": obj.name}}
-    if isinstance(obj, Secret):
-        doc["type"] = "Opaque"
-    doc["data"] = rendered["data"]
-    return doc
+    def status_rows(self) -> dict[str, str]:
+        return composer_rows(self.provider)
 
 
 def _unchanged(described: str, obj: ConfigMap | Secret, made: MadeWorkloads) -> bool:

@@ -23,6 +23,7 @@ from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import wait_ready
 from automation.providers.cluster import Cluster
+from automation.providers.helm_status import cluster_rows
 
 if TYPE_CHECKING:
     from automation.providers.base import Provider, UpOptions
@@ -85,6 +86,10 @@ class Deployer(Protocol):
 
     def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
         """Wait until Airflow serves, open what reaches it; its UI's URL."""
+        ...
+
+    def status_rows(self) -> dict[str, str]:
+        """`status`'s rows after target, cluster and mounts, read only."""
         ...
 
 
@@ -156,7 +161,7 @@ class HelmRelease:
             state = self.cluster.state()
             if not isinstance(state, LiveCluster):
                 raise UserError(f"--dry-run=server needs the cluster, which does not answer ({state.why})",
-                                "check the target's cluster (`nox -s status`), or use --dry-run")
+                                f"check the target's cluster (`{provider.target.command('status')}`), or use --dry-run")
             helm.validate(self.chart, values_file, state)
         return reason
 
@@ -176,6 +181,9 @@ class HelmDeployer:
 
     def api_endpoint(self) -> None:
         return None
+
+    def status_rows(self) -> dict[str, str]:
+        return cluster_rows(self.provider)
 
     def prepare(self, options: UpOptions) -> HelmRelease:
         return HelmRelease(self.provider, self.cluster, chart_ref(self.provider.target),

@@ -174,7 +174,7 @@ def load(extra: list[str] | None = None) -> Settings:
 
 
 def load_target(name: str, extra: list[str] | None = None, **overrides: Any) -> Target:
-    target = load(extra).target(name)
+    target = replace(load(extra).target(name), settings_files=list(extra or []))
     if target.minikube and (overrides.get("cpus") or overrides.get("memory_mb")):
         mk = target.minikube
         try:

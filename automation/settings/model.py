@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass as checked
 
+from automation.core.hints import nox_command
 from automation.core.paths import REPO_ROOT
 from automation.core.versions import VERSIONS
 
@@ -215,6 +216,20 @@ class Target:
     rehearses: str | None = None
     # Seconds `up` waits for the Airflow components.
     ready_timeout: Annotated[int, Field(ge=30)] = 900
+    # The --settings files this target was read with (set by `load_target`, never in a file): every next-step hint
+    # repeats them, so it can be copied as is.
+    settings_files: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # A registry delivery on Google Cloud without images.registry pushes to the target's Artifact Registry
+        # repository: set once here, so the push (`images`) and the name pods pull (task-pod facts) agree.
+        cloud = self.gke or self.composer
+        if self.images.load == "registry" and not self.images.registry and cloud is not None:
+            self.images.registry = f"{cloud.region}-docker.pkg.dev/{cloud.project}/{cloud.artifact_repository}"
+
+    def command(self, session: str, *args: str) -> str:
+        """A next step to copy as is: `nox -s SESSION -- [ARGS] --target NAME [--settings FILE ...]`."""
+        return nox_command(session, self.name, self.settings_files, *args)
 
     def path(self, relative: str) -> Path:
         """A settings path, relative to the repository root."""

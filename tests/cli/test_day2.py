@@ -152,3 +152,15 @@ def test_a_cluster_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: the cluster of target 'existing' is not reachable")
     assert "nox -s up -- --target existing" in result.stderr
+
+
+def test_the_next_step_repeats_every_settings_file_the_command_was_given(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text("targets: {}\n")
+    second.write_text("targets: {}\n")
+    for command in (("logs", "scheduler"), ("restart",), ("prune",)):
+        result = run_cli(*command[:1], "--target", "existing", "--settings", str(first), "--settings", str(second),
+                         *command[1:], env={"KUBECONFIG": str(tmp_path / "none")})
+        assert result.returncode == 2, result.stdout
+        assert f"nox -s up -- --target existing --settings {first} --settings {second}" in result.stderr, \
+            result.stderr

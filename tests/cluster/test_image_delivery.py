@@ -27,7 +27,9 @@ import pytest
 
 from automation.core.runner import Runner
 from automation.images.build import BuildOptions, BuildReport, Image, build
-from automation.images.load import Loader, registry_answers
+from automation.images.delivery import loader_for
+from automation.images.registry_api import registry_answers
+from automation.providers import provider_for
 from automation.settings import Target, load_target
 from tests.cluster.support import cluster_target, wait_until
 from tests.conftest import docker_available, need
@@ -105,7 +107,8 @@ def _run_pod(d: Delivery, image: str, code: str) -> str:
 def _load(target: Target, ref: str) -> str:
     out = io.StringIO()
     with redirect_stdout(out):
-        Loader(Runner(out=out), target).load(ref)
+        runner = Runner(out=out)
+        loader_for(runner, target, provider_for(runner, target).cluster).load(ref)
     return out.getvalue()
 
 

@@ -12,14 +12,16 @@ import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.images.load import Loader, _saved
+from automation.images.delivery import loader_for
+from automation.images.delivery.containerd import saved
 from automation.k8s.cluster import LiveCluster
+from automation.providers.cluster import Cluster
 from automation.settings import load_target
 from automation.settings.model import Target
 from tests.conftest import docker_available, need, run_cli
@@ -96,7 +98,7 @@ def test_containerd_load_streams_the_image_then_skips_it(tiny_image: str, tmp_pa
     assert f"docker.io/library/{tiny_image}" not in _names()
 
     first = Runner(out=io.StringIO())
-    Loader(first, target).load(tiny_image)
+    loader_for(first, target, None).load(tiny_image)
     out = first.out.getvalue()  # type: ignore[attr-defined]
     assert f"$ ctr --address {SOCKET} -n k8s.io images import -" in out
     assert f"docker.io/library/{tiny_image}" in _names()
@@ -104,7 +106,7 @@ def test_containerd_load_streams_the_image_then_skips_it(tiny_image: str, tmp_pa
     assert len(imports) == 1 and imports[0].exit_code == 0 and not imports[0].dry_run
 
     second = Runner(out=io.StringIO())
-    Loader(second, target).load(tiny_image)
+    loader_for(second, target, None).load(tiny_image)
     again = second.out.getvalue()  # type: ignore[attr-defined]
     assert f"{tiny_image}: already in containerd ({SOCKET}, namespace k8s.io)" in again
     assert "images import" not in again
@@ -118,7 +120,7 @@ def test_containerd_import_failure_is_one_line(tiny_image: str, tmp_path: Path) 
     not_a_socket = tmp_path / "not-a.sock"
     not_a_socket.write_text("")
     with pytest.raises(UserError) as caught:
-        Loader(Runner(out=io.StringIO()), _target(tmp_path, not_a_socket)).load(tiny_image)
+        loader_for(Runner(out=io.StringIO()), _target(tmp_path, not_a_socket), None).load(tiny_image)
     line = caught.value.line()
     assert "\n" not in line
     assert f"'ctr --address {not_a_socket} -n k8s.io images import -' failed with exit code" in line
@@ -128,7 +130,7 @@ def test_containerd_import_failure_is_one_line(tiny_image: str, tmp_path: Path) 
 def test_containerd_dry_run_prints_the_import_only(tmp_path: Path) -> None:
     runner = Runner(dry_run=True, out=io.StringIO())
     missing = tmp_path / "absent.sock"
-    Loader(runner, _target(tmp_path, missing)).load("pandas-basic:0123456789abcdef")
+    loader_for(runner, _target(tmp_path, missing), None).load("pandas-basic:0123456789abcdef")
     assert _plan(runner) == [f"ctr --address {missing} -n k8s.io images import -"]
     out = runner.out.getvalue()  # type: ignore[attr-defined]
     assert f"[dry-run] $ ctr --address {missing} -n k8s.io images import -" in out
@@ -139,12 +141,12 @@ def test_containerd_namespace_setting_and_missing_socket(tmp_path: Path) -> None
     target = _target(tmp_path, tmp_path / "absent.sock", namespace="other")
     assert (target.images.load, target.images.containerd_namespace) == ("containerd", "other")
     runner = Runner(dry_run=True, out=io.StringIO())
-    Loader(runner, target).load("x:1")
+    loader_for(runner, target, None).load("x:1")
     assert _plan(runner) == [f"ctr --address {tmp_path / 'absent.sock'} -n other images import -"]
 
     # The settings loader refuses a containerd load without a socket before any loader exists.
     with pytest.raises(UserError) as caught:
-        Loader(Runner(dry_run=True, out=io.StringIO()), _target(tmp_path, None)).load("x:1")
+        loader_for(Runner(dry_run=True, out=io.StringIO()), _target(tmp_path, None), None).load("x:1")
     assert "images.containerd_socket: missing for load 'containerd'" in caught.value.problem
     assert "containerd_socket" in (caught.value.fix or "")
 
@@ -188,13 +190,12 @@ def test_command_load_skips_only_an_image_the_nodes_hold_by_its_exact_name(
                        "    images: {load: command, command: 'docker save {image} | import-somewhere'}\n")
     target = load_target("nodes", [str(overlay)])
 
-    class Provider:
+    class Nodes:  # the cluster the loader is given: its nodes report `on_node`
         def state(self) -> LiveCluster:
             return _Nodes(on_node)
 
-    monkeypatch.setattr("automation.providers.provider_for", lambda runner, target: Provider())
     runner = Runner(dry_run=True, out=io.StringIO())
-    Loader(runner, target).load("pandas-basic:0123")
+    loader_for(runner, target, cast(Cluster, Nodes())).load("pandas-basic:0123")
     out = runner.out.getvalue()  # type: ignore[attr-defined]
     assert ("pandas-basic:0123: already on the cluster's nodes" in out) is skipped, out
     assert _plan(runner) == ([] if skipped else ["bash -o pipefail -c docker save pandas-basic:0123 | "
@@ -216,7 +217,7 @@ class _BrokenSave:
 def test_a_broken_save_ends_the_import_with_one_line() -> None:
     runner = Runner(out=io.StringIO())
     with pytest.raises(UserError) as caught:
-        runner.run(["sh", "-c", "cat >/dev/null; sleep 30"], stdin=_saved(_BrokenSave(), "pandas-basic:1"),
+        runner.run(["sh", "-c", "cat >/dev/null; sleep 30"], stdin=saved(_BrokenSave(), "pandas-basic:1"),
                    timeout=20)
     line = caught.value.line()
     assert line.startswith("error: Docker's save of pandas-basic:1 failed: ") and "engine went away" in line

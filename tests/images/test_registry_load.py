@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.images.load import Loader, manifest_exists, push_counts, registry_answers
+from automation.images.delivery import loader_for
+from automation.images.registry_api import manifest_exists, push_counts, registry_answers
 from automation.settings import load_target
 from automation.settings.model import Target
 from tests.conftest import need
@@ -60,7 +62,7 @@ def _target(tmp_path: Path, images: str) -> Target:
 
 def _load(target: Target, ref: str) -> str:
     out = io.StringIO()
-    Loader(Runner(out=out), target).load(ref)
+    loader_for(Runner(out=out), target, None).load(ref)
     return out.getvalue()
 
 
@@ -75,7 +77,8 @@ def test_push_sends_what_is_missing_then_nothing(registry: str, tiny_image: str,
     assert not manifest_exists(f"{remote}-other")
     assert f"ok: {remote}: already in the registry" in _load(target, tiny_image)
     # Pods name the registry as the nodes reach it.
-    assert Loader(Runner(out=io.StringIO()), target).ref_in_cluster(tiny_image) == f"localhost:5000/{tiny_image}"
+    pulled = loader_for(Runner(out=io.StringIO()), target, None).ref_in_cluster(tiny_image)
+    assert pulled == f"localhost:5000/{tiny_image}"
     subprocess.run(["docker", "rmi", remote], capture_output=True)
 
 
@@ -92,3 +95,28 @@ def test_push_counts_reads_dockers_report_per_layer() -> None:
               "a1: Pushed\nb2: Layer already exists\nc3: Mounted from library/pandas-basic\n"
               "abc: digest: sha256:00 size: 1234\n")
     assert push_counts(output) == (1, 2)
+
+
+@pytest.mark.parametrize("target_name", ["gke", "composer"])
+def test_on_google_cloud_the_push_and_the_name_pods_pull_are_one_artifact_registry_path(
+        target_name: str, tmp_path: Path) -> None:
+    """Without images.registry, a gke/composer target pushes to its Artifact Registry repository, and its task
+    pods name the same place (one default, read by both sides)."""
+    from automation.providers import provider_for
+
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"targets": {target_name: {
+        target_name: {"project": "other-project", "region": "asia-east1", "artifact_repository": "team"},
+        "images": {"load": "registry", "registry": None}}}}))
+    target = load_target(target_name, [str(overlay)])
+    runner = Runner(dry_run=True, out=io.StringIO())
+    repository = "asia-east1-docker.pkg.dev/other-project/team"
+    pushed = loader_for(runner, target, None)
+    assert pushed.ref_in_cluster("pandas-basic:1") == f"{repository}/pandas-basic:1"
+    assert provider_for(runner, target).task_pod_facts().image_registry == repository
+    pushed.load("pandas-basic:1")
+    plan = [line.split("$ ", 1)[1] for line in runner.out.getvalue().splitlines()  # type: ignore[attr-defined]
+            if "[dry-run] $ " in line]
+    assert plan == ["gcloud auth configure-docker asia-east1-docker.pkg.dev --quiet",
+                    f"docker tag pandas-basic:1 {repository}/pandas-basic:1",
+                    f"docker push {repository}/pandas-basic:1"]

@@ -14,9 +14,9 @@ import pytest
 from automation.airflow.client import AirflowApi
 from automation.core.errors import UserError
 from automation.core.runner import Runner
-from automation.providers.airflow_objects import Change
+from automation.providers.airflow_converge import Change
 from automation.providers.airflow_rest import RestStore
-from automation.settings.airflow_objects import AirflowObject
+from automation.settings.airflow_yaml import AirflowObject
 
 
 def api_with(handler: Any) -> AirflowApi:

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from automation.doctor.findings import Finding, blocker, not_applicable, ok, warn
 from automation.doctor.probe import Probe
-from automation.images.load import manifest_exists, registry_for
 from automation.images.reference import node_image_names, on_every_node
+from automation.images.registry_api import is_cloud, manifest_exists
 from automation.settings.image_tags import read_tags
-
-
-def is_cloud(host: str) -> bool:
-    return host.endswith("-docker.pkg.dev") or host.endswith("gcr.io")
 
 
 def check_images(probe: Probe) -> Finding:
@@ -32,7 +28,7 @@ def check_images(probe: Probe) -> Finding:
     refs = {image: f"{prefix}/{image}" if prefix else image for image in plain}
     held = node_image_names(live.list("Node"))
     missing = [image for image, ref in refs.items() if not on_every_node(held, ref)]
-    pushed = registry_for(target) if target.images.load == "registry" else None
+    pushed = (target.images.registry or "").rstrip("/") if target.images.load == "registry" else None
     if missing and pushed and is_cloud(pushed.split("/", 1)[0]):
         return not_applicable("worker images", f"nodes pull {', '.join(missing)} from {pushed} when a pod starts "
                                                f"(not read here: it needs gcloud's login); `{fix}` pushes what "

@@ -1,5 +1,5 @@
 """`up`'s last step: the connections, variables and pools the projects declare (k8s/PROJECT/airflow.yaml), made
-to hold in the target's Airflow once its API answers. What is compared and written is providers.airflow_objects,
+to hold in the target's Airflow once its API answers. What is compared and written is providers.airflow_converge,
 through Airflow's REST API on every target: behind the UI's port-forward with the target's login, or where the
 deployer says it is served (Composer: its airflowUri, with a Google access token)."""
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 from automation.airflow.endpoint import Endpoint
 from automation.core.runner import Runner
 from automation.providers import Provider
+from automation.providers.airflow_converge import Ledger, converge
 from automation.providers.airflow_endpoint import endpoint
-from automation.providers.airflow_objects import Ledger, converge
 from automation.providers.airflow_rest import RestStore
 from automation.providers.base import UpOptions
-from automation.settings.airflow_objects import FILE_NAME, AirflowObjects
+from automation.settings.airflow_yaml import FILE_NAME, AirflowObjects
 
 LEDGER = "airflow-objects.json"
 TITLE = f"Airflow connections, variables, pools (k8s/PROJECT/{FILE_NAME})"

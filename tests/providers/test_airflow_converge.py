@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from automation.core.runner import Runner
-from automation.providers.airflow_objects import REDACTED, Change, Ledger, converge, differences
-from automation.settings.airflow_objects import AirflowObject, AirflowObjects, description
+from automation.providers.airflow_converge import REDACTED, Change, Ledger, converge, differences
+from automation.settings.airflow_yaml import AirflowObject, AirflowObjects, description
 
 
 class FakeAirflow:

@@ -1,4 +1,4 @@
-"""Converging Airflow's connections, variables and pools on what the projects declare (settings.airflow_objects).
+"""Converging Airflow's connections, variables and pools on what the projects declare (settings.airflow_yaml).
 
 Each kind is read once, compared with what is declared, and only what differs is written: an object of the same
 id is updated only when it carries this tool's mark (its description), and an object with the mark that no
@@ -20,7 +20,7 @@ from typing import Any, Literal, Protocol
 
 from automation.core.paths import rel, write_private
 from automation.core.runner import Runner
-from automation.settings.airflow_objects import KINDS, AirflowObject, AirflowObjects, owner
+from automation.settings.airflow_yaml import KINDS, AirflowObject, AirflowObjects, owner
 
 REDACTED = "***"
 # The field that names an object, per kind (as Airflow's REST API names it).

@@ -16,10 +16,10 @@ from automation.airflow import endpoint as airflow_endpoint
 from automation.airflow.client import AirflowApi
 from automation.core import paths
 from automation.core.runner import Runner
-from automation.lifecycle import airflow_objects as step
+from automation.lifecycle import apply_airflow_objects as step
 from automation.providers import provider_for
 from automation.providers.base import UpOptions
-from automation.settings.airflow_objects import declared_objects
+from automation.settings.airflow_yaml import declared_objects
 from automation.settings.model import Login, Target
 
 ID = {"connections": "connection_id", "variables": "key", "pools": "name"}

@@ -11,7 +11,7 @@ import pytest
 
 from automation.core.errors import UserError
 from automation.core.runner import mask
-from automation.settings.airflow_objects import (
+from automation.settings.airflow_yaml import (
     MARK,
     AirflowObject,
     declared_objects,
