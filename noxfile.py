@@ -97,6 +97,7 @@ COMMANDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("logs", "Logs of Airflow's components (-- scheduler -f), or of a task (-- --dag D --task T [--run R]).", ()),
     ("shell", "An interactive shell in a component (-- [COMPONENT], default scheduler).", ()),
     ("airflow", "Any Airflow CLI command in the scheduler (-- dags list); its exit code passed through.", ()),
+    ("ui", "Airflow's UI in your browser (port-forward restarted when down; -- --no-browser prints the URL).", ()),
     ("restart", "Roll Airflow's components (-- [COMPONENT...]) and wait until ready; nothing else touched.", ()),
     ("prune", "Delete the target's failed and never-started task pods (-- --dry-run lists them).", ()),
     ("rotate-fernet-key", "Rotate the Fernet key (NEW,OLD, re-encrypt); `-- --finish` drops the old key.", ()),

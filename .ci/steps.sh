@@ -26,10 +26,13 @@ source ".ci/cluster/$cluster.sh"
 step "python tools (nox, uv)"
 python3 -m pip install -q --disable-pip-version-check nox uv 2>&1 | grep -v "^WARNING: Running pip as" || true
 
-step "system packages (docker, postgresql, debootstrap)"
+step "system packages (docker, postgresql, debootstrap, chromium)"
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+# The browser tests drive the distribution's Chromium, or the Chrome GitHub's runners carry (tests/browser.py):
+# nothing is downloaded at run time.
+command -v chromium >/dev/null || command -v google-chrome >/dev/null || need+=(chromium)
 # debootstrap makes the worker images' base where no registry is reachable (tests/conftest.py base_image).
 if [ -z "${WORKER_BASE_IMAGE:-}" ]; then command -v debootstrap >/dev/null || need+=(debootstrap); fi
 if [ ${#need[@]} -gt 0 ]; then

@@ -92,6 +92,20 @@ def _airflow(args: argparse.Namespace, runner: Runner) -> int:
     return airflow(provider_for(runner, target_of(args)), args.component, airflow_args)
 
 
+def _ui_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=positive_int, help="local port of the UI's port-forward (default: targets' ui.port)")
+    p.add_argument("--no-browser", action="store_true", help="print the URL and the login only")
+
+
+@command("ui", "Airflow's UI in your browser: the port-forward reused or started again, URL and login printed",
+         _ui_args)
+def _ui(args: argparse.Namespace, runner: Runner) -> None:
+    from automation.day2.ui import ui
+    from automation.providers import provider_for
+
+    ui(provider_for(runner, target_of(args)), port=args.port, browser=not args.no_browser)
+
+
 def _restart_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("components", nargs="*", metavar="COMPONENT", help="the components to roll (default: all)")
     p.add_argument("--timeout", type=positive_int, default=600, help="seconds to wait for each (default 600)")

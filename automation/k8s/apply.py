@@ -112,6 +112,26 @@ def reclaim_released(runner: Runner, state: ClusterState, volume: dict[str, Any]
     return True
 
 
+# What names a volume's place in each source kind the product writes (a bound volume's spec cannot change).
+_SOURCE_KEYS = {"hostPath": ("path",), "local": ("path",), "csi": ("driver", "volumeHandle"), "nfs": ("server", "path")}
+
+
+def moved_source(current: dict[str, Any] | None, manifest: dict[str, Any]) -> str | None:
+    """How an existing PersistentVolume's source differs from the one wanted ('serves A, the target wants B'), or
+    None. Left alone, the volume would go on serving the old place (a checkout moved, a bucket renamed)."""
+    if current is None:
+        return None
+    have, want = current.get("spec") or {}, manifest.get("spec") or {}
+    for kind, fields in _SOURCE_KEYS.items():
+        if kind not in want:
+            continue
+        old = ":".join(str((have.get(kind) or {}).get(f, "")) for f in fields)
+        new = ":".join(str(want[kind].get(f, "")) for f in fields)
+        if old != new:
+            return f"serves {old if kind in have else 'another kind of source'}, the target wants {new}"
+    return None
+
+
 def _comparable(manifest: dict[str, Any]) -> dict[str, Any]:
     # The server fills defaults and turns a claim's spec into its own; compare only what we set and own.
     kept = {k: v for k, v in manifest.items() if k not in ("apiVersion",)}

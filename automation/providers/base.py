@@ -7,6 +7,7 @@ place a target's provider is chosen.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -21,7 +22,7 @@ from automation.core.paths import state_dir, write_private
 from automation.core.runner import Runner
 from automation.core.versions import VERSIONS
 from automation.k8s import airflow_secrets
-from automation.k8s.apply import ensure, listed, prune, reclaim_released
+from automation.k8s.apply import ensure, listed, moved_source, prune, reclaim_released
 from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.helm import merged_values, register_value_secrets
 from automation.k8s.objects import ConfigMap, Namespace, Secret, StaticVolume
@@ -273,6 +274,7 @@ class Provider:
                 for volume in self.volumes():
                     for manifest in volume.render():
                         if manifest["kind"] == "PersistentVolume":
+                            self._refuse_moved(state, volume, manifest)
                             reclaim_released(runner, state, manifest)
                         outcome[f"{manifest['kind']}/{manifest['metadata']['name']}"] = ensure(runner, state,
                                                                                                 manifest)
@@ -293,6 +295,17 @@ class Provider:
                     outcome[f"{kind}/{name}"] = "deleted"
         outcome.update(self.ensure_extra(state))
         return outcome
+
+    def _refuse_moved(self, state: ClusterState, volume: StaticVolume, manifest: dict[str, Any]) -> None:
+        moved = moved_source(state.get("PersistentVolume", volume.pv_name), manifest)
+        if moved is None:
+            return
+        kubectl = shlex.join(["kubectl", *(self.cluster.kubectl_args() if self.cluster else [])])
+        raise UserError(f"PersistentVolume/{volume.pv_name} {moved}: a bound volume cannot be moved in place",
+                        f"stop Airflow and drop the volume objects (the files stay where they are): "
+                        f"`{self.target.command('down')}`, then `{kubectl} delete pvc {volume.name} -n "
+                        f"{volume.namespace} && {kubectl} delete pv {volume.pv_name}`, then "
+                        f"`{self.target.command('up')}`")
 
     def ensure_airflow_secrets(self, state: ClusterState) -> dict[str, str]:
         runner, target = self.runner, self.target

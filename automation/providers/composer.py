@@ -395,6 +395,10 @@ class ComposerDeployer:
     def status_rows(self) -> dict[str, str]:
         return composer_rows(self.provider)
 
+    def open_ui(self, port: int | None) -> str:
+        """Google serves the UI at the environment's airflowUri: nothing to open."""
+        return self.wait_and_open(UpOptions(), {})
+
 
 def _unchanged(described: str, obj: ConfigMap | Secret, made: MadeWorkloads) -> bool:
     """A ConfigMap whose data Composer shows back equal; a Secret with the same keys (Composer clears the values

@@ -92,6 +92,11 @@ class Deployer(Protocol):
         """`status`'s rows after target, cluster and mounts, read only."""
         ...
 
+    def open_ui(self, port: int | None) -> str:
+        """What reaches Airflow's UI from here, opened when it is not (a stopped port-forward is started again):
+        its URL. `port`: the local port asked for, if any."""
+        ...
+
 
 @dataclass(frozen=True)
 class HelmRelease:
@@ -204,8 +209,17 @@ class HelmDeployer:
         with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
             report["ready_seconds"] = wait_ready(runner, state, target)
         with runner.step("UI"):
-            url = forward.healthy_url()
-            if url:
-                runner.ok(f"port-forward already running (pid {forward.process.pid()})")
-                return url
-            return forward.start(runner, pick_port(preferred, explicit=options.port is not None))
+            return self.open_ui(options.port)
+
+    def open_ui(self, port: int | None) -> str:
+        runner, forward = self.provider.runner, self.ui_forward
+        preferred = port or self.provider.target.ui.port
+        if runner.dry_run:
+            runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background), "
+                        "unless one answers already")
+            return f"http://localhost:{preferred}"
+        url = forward.healthy_url()
+        if url:
+            runner.ok(f"port-forward already running (pid {forward.process.pid()})")
+            return url
+        return forward.start(runner, pick_port(preferred, explicit=port is not None))

@@ -164,3 +164,28 @@ def test_the_next_step_repeats_every_settings_file_the_command_was_given(tmp_pat
         assert result.returncode == 2, result.stdout
         assert f"nox -s up -- --target existing --settings {first} --settings {second}" in result.stderr, \
             result.stderr
+
+
+def test_ui_plans_the_forward_prints_the_login_and_opens_the_systems_browser(tmp_path: Path) -> None:
+    from automation.settings import load_target
+
+    local = load_target("local")
+    url, login = f"http://localhost:{local.ui.port}", f"login {local.login.username} / {local.login.password}"
+    env = {"KUBECONFIG": str(tmp_path / "none"), "DISPLAY": ":0"}
+    shown = run_cli("ui", "--target", "local", "--dry-run", env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert f"[dry-run] port-forward svc/airflow-api-server to localhost:{local.ui.port} (supervised, background), " \
+           "unless one answers already" in shown.stdout
+    assert f"{url}  {login}" in shown.stdout
+    assert f"[dry-run] $ xdg-open {url}" in shown.stdout
+    printed = run_cli("ui", "--target", "local", "--dry-run", "--no-browser", "--port", "9999", env=env)
+    assert f"http://localhost:9999  {login}" in printed.stdout and "xdg-open" not in printed.stdout
+    headless = run_cli("ui", "--target", "local", "--dry-run", env={"KUBECONFIG": str(tmp_path / "none"),
+                                                                    "DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert "no desktop session here: open the URL in your browser" in headless.stdout
+
+
+def test_ui_on_a_target_without_a_fixed_password_says_where_it_lives(tmp_path: Path) -> None:
+    shown = run_cli("ui", "--target", "gke", "--dry-run", "--no-browser", env={"KUBECONFIG": str(tmp_path / "none")})
+    assert shown.returncode == 0, shown.stderr
+    assert "login admin / (kubectl get secret airflow-ui-login -n airflow" in shown.stdout, shown.stdout

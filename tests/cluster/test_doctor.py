@@ -4,12 +4,14 @@ image the nodes lack are each found, with the fix named (and the named fix for t
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from automation.core.runner import Runner
@@ -58,16 +60,18 @@ def test_a_healthy_target_passes_every_check(healthy: Any) -> None:
     assert "unchanged since `up` wrote it" in line_of(result.stdout, "airflow secrets")
 
 
-def test_a_stopped_port_forward_is_found_and_up_is_the_fix(healthy: Any) -> None:
+def test_a_stopped_port_forward_is_found_and_ui_is_the_fix(healthy: Any) -> None:
     forward = provider_for(Runner(out=io.StringIO()), healthy).deployer.ui_forward
     assert forward is not None
     assert forward.stop(Runner(out=io.StringIO())), "up left no UI port-forward running"
     result, _ = doctor()
     line = line_of(result.stdout, "ui port-forward")
     assert line.startswith("WARN") and "not running" in line
-    assert f"-- fix: nox -s up -- --target {TARGET}" in line
-    again = cli("up", "--skip-dags-check")  # the fix as named
+    assert f"-- fix: nox -s ui -- --target {TARGET}" in line
+    again = cli("ui", "--no-browser")  # the fix as named
     assert again.returncode == 0, again.stdout + again.stderr
+    url = re.search(r"(http://localhost:\d+)  login ", again.stdout)
+    assert url and httpx.get(f"{url.group(1)}/api/v2/version", timeout=30).status_code == 200, again.stdout
     result, _ = doctor()
     assert line_of(result.stdout, "ui port-forward").startswith("ok ")
 

@@ -24,6 +24,7 @@ from automation.k8s.cluster import LiveCluster
 from automation.providers import provider_for
 from automation.settings import load_target
 from automation.settings.contract import COMPOSER_NAMESPACE
+from tests.browser import run_journey
 from tests.cluster.support import printed_url, purge, reset_external_db
 from tests.conftest import REPO, need, run_cli
 from tests.dag_files.test_example_scripts import SALES, expected_summary, parse_summary
@@ -168,6 +169,21 @@ def test_every_example_end_to_end(rehearsal: Rehearsal) -> None:
     assert {"example1-extract", "example1-transform", "example1-load", "example-db-write-rows",
             "example-notebook-report"} <= scheduled, scheduled
     print("figures (s): " + ", ".join(f"{k} {v:.0f}" for k, v in FIGURES.items()))
+
+
+def test_the_ui_in_a_browser_as_after_up(rehearsal: Rehearsal) -> None:
+    """The browser journey of tests/cluster/test_browser_ui.py on the rehearsal: its task pods run in Composer's
+    namespace, its workers in the target's."""
+    state, namespaces = rehearsal.state, (rehearsal.target.namespace, COMPOSER_NAMESPACE)
+
+    def task_pods() -> list[str]:
+        return [p["metadata"]["name"] for ns in namespaces
+                for p in state.list("Pod", ns, "dag_id=example1,task_id=extract")]
+
+    started = time.monotonic()
+    run_journey(rehearsal.url, rehearsal.user, rehearsal.password, f"{REHEARSAL}-{rehearsal.version}",
+                task_pods=task_pods)
+    FIGURES[f"browser {rehearsal.version}"] = time.monotonic() - started
 
 
 def test_purge_deletes_both_namespaces(rehearsal: Rehearsal) -> None:

@@ -1,4 +1,4 @@
-"""The UI port-forward `up` leaves running: stopped or deaf, doctor says so and names `up` as the fix."""
+"""The UI port-forward `up` leaves running: stopped or deaf, doctor says so and names `ui` as the fix."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from automation.doctor.probe import Probe
 from automation.k8s.port_forward import pick_port
 
 
-def test_no_forward_process_is_a_warning_naming_up(probe_for: Callable[..., Probe]) -> None:
+def test_no_forward_process_is_a_warning_naming_ui(probe_for: Callable[..., Probe]) -> None:
     finding = check_ui_forward(probe_for("existing"))
     assert finding.status == "warn" and finding.message.startswith("not running")
-    assert finding.fix.startswith("nox -s up -- --target existing")
+    assert finding.fix.startswith("nox -s ui -- --target existing")
 
 
 def test_a_live_process_whose_port_does_not_answer_is_a_warning(probe_for: Callable[..., Probe]) -> None:
@@ -31,7 +31,7 @@ def test_a_live_process_whose_port_does_not_answer_is_a_warning(probe_for: Calla
         finding = check_ui_forward(probe)
         assert finding.status == "warn" and f"pid {sleeper.pid} runs but http://localhost:{port} does not answer" \
             in finding.message
-        assert "lost connection to pod" in finding.message and "nox -s up" in finding.fix
+        assert "lost connection to pod" in finding.message and "nox -s ui" in finding.fix
     finally:
         sleeper.kill()
         sleeper.wait()

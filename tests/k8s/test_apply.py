@@ -136,3 +136,16 @@ def test_prune_deletes_only_what_this_tool_made_for_a_dropped_project() -> None:
     assert prune(runner, Held(), known, "ConfigMap", "airflow", label, {"kept"}) == ["dropped"]
     assert runner.commands() == ["delete ConfigMap/dropped -n airflow (airflow-automation/project=dropped is no "
                                  "longer in the settings)"]
+
+
+def test_a_volume_whose_folder_moved_is_named_with_both_places() -> None:
+    from automation.k8s.apply import moved_source
+
+    [wanted, _] = host_path_volume("airflow-dags", "airflow", "/new/dags", "1Gi").render()
+    current = {**wanted, "spec": {**wanted["spec"], "hostPath": {"path": "/old/dags", "type": "Directory"}}}
+    assert moved_source(current, wanted) == "serves /old/dags, the target wants /new/dags"
+    assert moved_source(wanted, wanted) is None and moved_source(None, wanted) is None
+    csi = {**wanted, "spec": {"csi": {"driver": "gcsfuse.csi.storage.gke.io", "volumeHandle": "new-bucket"}}}
+    old = {**wanted, "spec": {"csi": {"driver": "gcsfuse.csi.storage.gke.io", "volumeHandle": "old-bucket"}}}
+    assert moved_source(old, csi) == ("serves gcsfuse.csi.storage.gke.io:old-bucket, the target wants "
+                                      "gcsfuse.csi.storage.gke.io:new-bucket")

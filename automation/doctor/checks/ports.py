@@ -12,10 +12,10 @@ def check_ui_forward(probe: Probe) -> Finding:
     if forward is None:
         return not_applicable("ui port-forward", "Airflow serves its own URL: nothing is forwarded")
     pid = forward.process.pid()
-    fix = f"{probe.command('up')} (it restarts the forward; nothing else changes on a converged target)"
+    fix = f"{probe.command('ui')} (it starts the forward again and opens the UI; nothing else changes)"
     if pid is None:
         preferred = probe.target.ui.port
-        taken = "" if port_free(preferred) else f"; port {preferred} is taken by another process, `up` will " \
+        taken = "" if port_free(preferred) else f"; port {preferred} is taken by another process, `ui` will " \
                                                 "pick the next free one"
         return warn("ui port-forward", f"not running (no live process in {forward.process.pidfile.name}){taken}",
                     fix)
