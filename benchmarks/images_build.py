@@ -179,7 +179,7 @@ def one_requirement(target: Target, options: BuildOptions, runs: int, namespace:
                 image, seconds = with_added(Path(tmp) / f"{IMAGE}-plus-{package.split('==')[0]}", package)
                 ref = f"{image.name}:{image.tag(options)}"
                 built = subprocess.run(["docker", "image", "inspect", ref], capture_output=True).returncode == 0
-                if not built and not manifest_exists(f"{(target.images.registry or '').rstrip('/')}/{ref}"):
+                if not built and not manifest_exists(f"{target.images.push_registry()}/{ref}"):
                     break
                 shutil.rmtree(image.folder)
             else:

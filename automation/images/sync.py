@@ -35,8 +35,9 @@ def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_on
     chosen = select(known, only)
     if not chosen:
         raise UserError("no image to build under images/", "add images/NAME/requirements.in and its lock (see README)")
-    cluster = None if build_only else (provider or provider_for(runner, target)).cluster
-    loader = None if build_only else loader_for(runner, target, cluster)
+    loader = None
+    if not build_only:
+        loader = loader_for(runner, target, (provider or provider_for(runner, target)).cluster)
     tags: dict[str, str] = {}
     built = 0
     for image in chosen:

@@ -389,15 +389,15 @@ class ComposerDeployer:
         return EnvironmentUpdate(self.provider)
 
     def wait_and_open(self, options: UpOptions, report: dict[str, Any]) -> str:
-        return str(((self.provider.environment().get("config") or {}).get("airflowUri"))
-                   or "(the environment's Airflow URI)")
+        return self.open_ui(options.port)
 
     def status_rows(self) -> dict[str, str]:
         return composer_rows(self.provider)
 
     def open_ui(self, port: int | None) -> str:
         """Google serves the UI at the environment's airflowUri: nothing to open."""
-        return self.wait_and_open(UpOptions(), {})
+        return str(((self.provider.environment().get("config") or {}).get("airflowUri"))
+                   or "(the environment's Airflow URI)")
 
 
 def _unchanged(described: str, obj: ConfigMap | Secret, made: MadeWorkloads) -> bool:

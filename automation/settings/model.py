@@ -161,6 +161,10 @@ class Images:
     # A CA bundle trusted while building (an intercepting proxy); `images --ca-bundle` overrides it.
     ca_bundle: str | None = None
 
+    def push_registry(self) -> str:
+        """Where this machine pushes worker images ('' when they are not pushed to a registry)."""
+        return (self.registry or "").rstrip("/")
+
     def cluster_registry(self) -> str:
         """The registry prefix of images as pods name them ('' when images are loaded without one)."""
         return (self.pull_registry or self.registry or "").rstrip("/")

@@ -28,7 +28,7 @@ def check_images(probe: Probe) -> Finding:
     refs = {image: f"{prefix}/{image}" if prefix else image for image in plain}
     held = node_image_names(live.list("Node"))
     missing = [image for image, ref in refs.items() if not on_every_node(held, ref)]
-    pushed = (target.images.registry or "").rstrip("/") if target.images.load == "registry" else None
+    pushed = target.images.push_registry() if target.images.load == "registry" else None
     if missing and pushed and is_cloud(pushed.split("/", 1)[0]):
         return not_applicable("worker images", f"nodes pull {', '.join(missing)} from {pushed} when a pod starts "
                                                f"(not read here: it needs gcloud's login); `{fix}` pushes what "

@@ -33,7 +33,8 @@ class RegistryLoad:
         # only the layers the registry lacks (the nodes then pull only the layers they lack).
         remote = self.ref_in_cluster(ref)
         # Where this machine pushes: images.registry, which may differ from the name pods pull.
-        push = f"{(self.target.images.registry or '').rstrip('/')}/{ref}" if self.target.images.registry else remote
+        registry = self.target.images.push_registry()
+        push = f"{registry}/{ref}" if registry else remote
         host = push.split("/", 1)[0]
         cloud = is_cloud(host)
         if cloud and not self._login_done:
