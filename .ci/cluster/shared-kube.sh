@@ -57,7 +57,7 @@ image_runs() {
     sleep 1
   done
   if [ "$phase" != Succeeded ]; then
-    kubectl -n default get pod "$pod" -o jsonpath='{range .status.containerStatuses[*]}{.state.waiting.reason}: {.state.waiting.message}{"\n"}{end}' >&2 || true
+    kubectl -n default describe pod "$pod" 2>&1 | sed -n '/^Events:/,$p' >&2 || true
   fi
   kubectl -n default delete pod "$pod" --wait=false >/dev/null 2>&1 || true
   [ "$phase" = Succeeded ]
