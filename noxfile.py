@@ -153,7 +153,7 @@ def lint(session: nox.Session) -> None:
     """ruff, mypy, the layer contract (import-linter); the workflows (zizmor, check-jsonschema), Dockerfiles
     (hadolint) and shell scripts (shellcheck). Every linter comes pinned from PyPI and runs offline."""
     _install(session, groups=("lint",))
-    session.run("ruff", "check", "automation", "tests", "benchmarks", "noxfile.py", "dags")
+    session.run("ruff", "check", "automation", "tests", "benchmarks", "noxfile.py", "dags", "helm")
     session.run("mypy")
     session.run("lint-imports")
     workflows = _ours(".github/workflows/*.yml") + _ours(".github/workflows/*.yaml")

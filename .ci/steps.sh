@@ -73,7 +73,15 @@ cluster_airflow_image "$AIRFLOW_VERSION"
 COMPOSER_AIRFLOW=$(sed -nE 's/^ *image_version: *composer-3-airflow-([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' targets.yaml | head -1)
 if [ -n "$COMPOSER_AIRFLOW" ] && [ "$COMPOSER_AIRFLOW" != "$AIRFLOW_VERSION" ]; then
   step "Airflow $COMPOSER_AIRFLOW image (the rehearsed Composer image's)"
-  cluster_airflow_image "$COMPOSER_AIRFLOW"
+  # The rehearsed build's own pins of what the rehearsal exercises, where Google's package list shows them
+  # (https://cloud.google.com/composer/docs/versions-packages: composer-3-airflow-3.3.1-build.0's providers,
+  # build.10's amqp); celery below 5.7, whose 5.7.0 breaks the celery provider's executor import.
+  case "$COMPOSER_AIRFLOW" in
+    3.3.1) composer_pip="apache-airflow-providers-celery==3.23.1 apache-airflow-providers-cncf-kubernetes==10.14.0 \
+celery==5.6.3 amqp==5.4.2" ;;
+    *) composer_pip="celery==5.6.3" ;;
+  esac
+  EXTRA_PIP="$composer_pip" cluster_airflow_image "$COMPOSER_AIRFLOW"
 fi
 
 step "project secret files from their templates (what a new user does)"

@@ -1,11 +1,17 @@
-"""example1's `e2e` on the Composer rehearsal against example1's `e2e` on a local-style target, same run and
-same cluster (one after the other: both use the same namespace), medians of RUNS runs each.
+"""example1's `e2e` on the Composer rehearsal (Composer's executor: a Celery worker starts each task pod, through
+Composer's kubeconfig file; the API signed in to with a Google token) against example1's `e2e` on a local-style
+target (the KubernetesExecutor starts a worker pod per task, which starts the task pod), same run and same cluster
+(one after the other: both use the same namespace), medians of RUNS runs each.
 
     python benchmarks/rehearsal_e2e.py --local ci --rehearsal ci-rehearsal [--runs 3] [--reset-db 'CMD']
 
 It DELETES both targets' environments (`down --purge --yes`) between the two halves: use a test cluster.
 Target: rehearsal / local <= 1.3 (the rehearsal adds a fetch of the task code from the bucket per task and
-gs:// reads and writes through the emulator).
+gs:// reads and writes through the emulator; it saves the KubernetesExecutor's worker pod per task). The physical
+floor of both is the three task pods' own run, printed by `e2e` per task.
+
+The rehearsal half signs in with gcloud's access token: run it where `gcloud auth print-access-token` works and
+the target's `tokeninfo_url` vouches for it (Google's by default).
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ def main() -> None:
     overlay.write_text(f"targets:\n  {args.rehearsal}:\n    airflow_version: '{VERSIONS.airflow}'\n")
     settings = os.environ.get("AUTOMATION_SETTINGS", "")
     env = {"AUTOMATION_SETTINGS": f"{settings}:{overlay}" if settings else str(overlay)}
-    print(f"Airflow {VERSIONS.airflow} on both targets")
+    print(f"Airflow {VERSIONS.airflow} on both targets: {args.local} on KubernetesExecutor, {args.rehearsal} on "
+          "CeleryExecutor")
     try:
         local = half(args.local, args.runs, args.reset_db, args.base_image, env)
         rehearsal = half(args.rehearsal, args.runs, args.reset_db, args.base_image, env)

@@ -32,31 +32,39 @@ cluster_registry() {
   bash .ci/registry.sh
 }
 
-# An image listed by containerd may still not start (an import cut short on a machine used before): each one is
-# proven by a pod that runs it, imported again when that fails, and pinned so the kubelet never collects it.
+# An image listed by containerd may still not start (an import cut short on a machine used before), and one built
+# before the Composer rehearsal ran Celery lacks its provider: each one is proven by a pod that imports what the
+# cluster tests need, built again when that fails, and pinned so the kubelet never collects it.
+# EXTRA_PIP (optional): packages beyond Airflow's celery extra (the rehearsed Composer build's provider pins).
+AIRFLOW_IMAGE_CHECK="from airflow.providers.celery.executors.celery_executor import CeleryExecutor; import redis, airflow.providers.cncf.kubernetes"
 cluster_airflow_image() {
-  local ref=docker.io/apache/airflow:$1
-  bash "$SHARED/kube/airflow-image.sh" "$1"
-  if ! image_runs "$ref"; then
-    echo "$ref is listed by containerd but does not run: importing it again"
-    FORCE=1 bash "$SHARED/kube/airflow-image.sh" "$1"
-    image_runs "$ref" || { echo "error: $ref does not run on the node even after a new import" >&2; return 1; }
+  local ref=docker.io/apache/airflow:$1 extra="apache-airflow[celery]==$1 ${EXTRA_PIP:-}"
+  EXTRA_PIP="$extra" bash "$SHARED/kube/airflow-image.sh" "$1"
+  if ! image_runs "$ref" python -c "$AIRFLOW_IMAGE_CHECK"; then
+    echo "$ref is listed by containerd but does not run, or lacks the Celery provider: building it again"
+    # The builder keeps its root folder and skips pip while the venv holds this Airflow: drop the venv.
+    rm -rf "${KUBE_HOME:-/var/tmp/kube-harness}/airflow-image/root-$1/opt/venv"
+    FORCE=1 EXTRA_PIP="$extra" bash "$SHARED/kube/airflow-image.sh" "$1"
+    image_runs "$ref" python -c "$AIRFLOW_IMAGE_CHECK" \
+      || { echo "error: $ref does not run on the node even after a new build" >&2; return 1; }
   fi
   ctr --address "${KUBE_HOME:-/var/tmp/kube-harness}/run/containerd.sock" -n k8s.io images label "$ref" \
     io.cri-containerd.pinned=pinned >/dev/null
 }
 
-image_runs() {
-  local pod phase
+image_runs() {  # IMAGE COMMAND...
+  local pod phase image=$1
+  shift
   pod="ci-image-check-$(date +%s%N | tail -c 9)"
-  kubectl -n default run "$pod" --image="$1" --image-pull-policy=IfNotPresent --restart=Never \
-    --overrides='{"spec": {"terminationGracePeriodSeconds": 0}}' --command -- true >/dev/null
+  kubectl -n default run "$pod" --image="$image" --image-pull-policy=IfNotPresent --restart=Never \
+    --overrides='{"spec": {"terminationGracePeriodSeconds": 0}}' --command -- "$@" >/dev/null
   for _ in $(seq 90); do
     phase=$(kubectl -n default get pod "$pod" -o jsonpath='{.status.phase}' 2>/dev/null || true)
     case "$phase" in Succeeded|Failed) break ;; esac
     sleep 1
   done
   if [ "$phase" != Succeeded ]; then
+    kubectl -n default logs "$pod" 2>&1 | tail -3 >&2 || true
     kubectl -n default describe pod "$pod" 2>&1 | sed -n '/^Events:/,$p' >&2 || true
   fi
   kubectl -n default delete pod "$pod" --wait=false >/dev/null 2>&1 || true

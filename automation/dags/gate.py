@@ -50,6 +50,8 @@ class Report:
     pod_findings: dict[str, list[str]] = field(default_factory=dict)
     # "dag.task" -> the pod its KubernetesPodOperator builds (camelCase, as the API takes it), when asked for.
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "dag.task" -> how its operator reaches the cluster ({"config_file": ..., "kubernetes_conn_id": ...}), with pods.
+    clients: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
@@ -93,7 +95,8 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
     data = json.loads(lines[-1][len(MARKER):])
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
                   warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
-                  pod_findings=data.get("pod_findings", {}), pods=data.get("pods", {}))
+                  pod_findings=data.get("pod_findings", {}), pods=data.get("pods", {}),
+                  clients=data.get("clients", {}))
 
 
 def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
@@ -163,8 +166,12 @@ def _worker(dags_folder: str) -> None:
     if os.environ.get(PODS_FLAG) == "1":
         from automation.providers.composer_pod_rules import build_pod
 
-        result["pods"] = {f"{dag_id}.{task.task_id}": build_pod(task) for dag_id, dag in sorted(bag.dags.items())
-                          for task in dag.tasks if hasattr(task, "build_pod_request_obj")}
+        pod_tasks = {f"{dag_id}.{task.task_id}": task for dag_id, dag in sorted(bag.dags.items())
+                     for task in dag.tasks if hasattr(task, "build_pod_request_obj")}
+        result["pods"] = {key: build_pod(task) for key, task in pod_tasks.items()}
+        result["clients"] = {key: {"config_file": str(getattr(task, "config_file", None) or ""),
+                                   "kubernetes_conn_id": str(getattr(task, "kubernetes_conn_id", None) or "")}
+                             for key, task in pod_tasks.items()}
     if os.environ.get(LINT_FLAG) == "1":
         from automation.providers.composer_pod_rules import lint_operator
 

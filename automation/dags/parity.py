@@ -28,8 +28,16 @@ from automation.dags.gate import MAX_PARSE_SECONDS, parse
 from automation.dags.gate import gate as integrity_gate
 from automation.k8s.cluster import LiveCluster
 from automation.providers import Provider
+from automation.providers.composer_pod_rules import is_changed
 from automation.providers.deployer import Deployment
-from automation.settings.contract import DAGS_PATH, GCSFUSE_ANNOTATION, LAUNCHER, XCOM_SIDECAR, emulator_env
+from automation.settings.contract import (
+    DAGS_PATH,
+    GCSFUSE_ANNOTATION,
+    KUBERNETES_CONN_ID,
+    LAUNCHER,
+    XCOM_SIDECAR,
+    emulator_env,
+)
 
 DRY_RUN_WORKERS = 8
 
@@ -40,6 +48,8 @@ class ParityReport:
     env_source: str
     pods: int = 0
     problems: list[str] = field(default_factory=list)
+    # What the platform will change rather than refuse (Composer 3 raising a request): printed, not failing.
+    warnings: list[str] = field(default_factory=list)
     server_checked: int = 0
 
 
@@ -162,6 +172,22 @@ RULES: tuple[Rule, ...] = (namespace_rule, claims_rule, host_path_rule, service_
                            project_objects_rule, registry_rule, emulator_rule, code_root_rule, sidecar_rule)
 
 
+def client_findings(target: PodTarget, client: dict[str, str]) -> list[str]:
+    """How the task's operator reaches the cluster, against the target's: Composer's workers start task pods
+    through the kubeconfig file at its path (the rehearsal's too), other targets through the worker's own
+    in-cluster identity; both with the connection Google's samples name."""
+    wanted_file = target.facts.kube_config_file
+    found = []
+    if client.get("config_file", "") != wanted_file:
+        where = f"the kubeconfig file {wanted_file}" if wanted_file else "the worker's in-cluster identity"
+        found.append(f"starts its pod with config_file={client.get('config_file') or None!r}, but target "
+                     f"{target.name}'s workers reach the cluster through {where} -- drop config_file from the task")
+    if client.get("kubernetes_conn_id", "") != KUBERNETES_CONN_ID:
+        found.append(f"uses connection {client.get('kubernetes_conn_id')!r}, not {KUBERNETES_CONN_ID!r}, which "
+                     f"target {target.name} configures -- drop kubernetes_conn_id from the task")
+    return found
+
+
 def check_pod(provider: Provider, task: str, pod: Pod, target: PodTarget | None = None) -> list[str]:
     """Every way `pod` would fail on the provider's target: one line each, naming the task and the fix."""
     target = target or PodTarget.of(provider)
@@ -243,7 +269,9 @@ def check(runner: Runner, provider: Provider, deployment: Deployment, dags_folde
     target = PodTarget.of(provider)
     report.pods = len(parsed.pods)
     for task, pod in sorted(parsed.pods.items()):
-        report.problems.extend(check_pod(provider, task, pod, target))
+        for line in check_pod(provider, task, pod, target):
+            (report.warnings if is_changed(line) else report.problems).append(line)
+        report.problems.extend(f"{task}: {finding}" for finding in client_findings(target, parsed.clients[task]))
     if provider.cloud is not None:
         report.problems.extend(f"cloud: {problem}" for problem in provider.cloud.problems(deployment))
     if server and provider.cluster is not None:
@@ -256,6 +284,8 @@ def gate(runner: Runner, provider: Provider, deployment: Deployment, dags_folder
          server: bool = True, max_seconds: float = MAX_PARSE_SECONDS) -> ParityReport:
     """The check as a gate: a summary line, one line per problem, a UserError when there is any."""
     report = check(runner, provider, deployment, dags_folder, server, max_seconds)
+    for warning in report.warnings:
+        runner.say(f"    warning: {warning}")
     for problem in report.problems:
         runner.say(f"    problem: {problem}")
     if report.problems:

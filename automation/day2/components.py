@@ -12,7 +12,7 @@ from typing import Any
 
 from automation.core.errors import UserError
 from automation.k8s.cluster import LiveCluster
-from automation.k8s.ready import COMPONENTS
+from automation.k8s.ready import components
 from automation.providers import Provider
 
 # Where the chart mounts the logs claim in every component (AIRFLOW_HOME/logs).
@@ -54,7 +54,8 @@ def discover(provider: Provider) -> dict[str, Component]:
         if provider.runner.dry_run:
             provider.runner.say(f"    warning: cluster not reachable ({getattr(state, 'why', '?')}): planning "
                                 f"with the chart's default components")
-            return {name: Component(name, "Deployment", f"{target.release}-{name}", (name,)) for name in COMPONENTS}
+            return {name: Component(name, "Deployment", f"{target.release}-{name}", (name,))
+                    for name in components(target)}
         raise UserError(f"the cluster of target {target.name!r} is not reachable: {getattr(state, 'why', '?')}",
                         f"start it: {target.command('up')}")
     found: dict[str, Component] = {}

@@ -191,8 +191,8 @@ def build(runner: Runner, image: Image, ref: str, options: BuildOptions) -> Buil
             shutil.copyfile(path, context / name)
         recipe: Recipe | None = None
         if image.own_dockerfile is not None:
-            if options.base_image:
-                build_args["BASE_IMAGE"] = options.base_image
+            # The pinned base (or the target's): an own Dockerfile starts `ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}`.
+            build_args["BASE_IMAGE"] = options.base
             if options.ca_bundle:
                 shutil.copyfile(options.ca_bundle, context / CA_NAME)
                 build_args["EXTRA_CA_BUNDLE"] = CA_NAME

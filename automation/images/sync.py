@@ -23,6 +23,19 @@ def target_build_options(target: Target, options: BuildOptions) -> BuildOptions:
     return replace(options, base_image=base, ca_bundle=ca)
 
 
+def plan_tool_tags(runner: Runner, provider: Provider, *, record: bool = True) -> dict[str, str]:
+    """The tags `up` will give the provider's tool images: the hash of their inputs, known before any build, so
+    the deployment `up` prepares first already names them (the chart's Redis on the Composer rehearsal). Told to
+    the provider, and with `record` written to its tags file (not in a dry run)."""
+    options = target_build_options(provider.target, BuildOptions())
+    known = discover()
+    tags = {image.name: image.tag(options) for image in select(known, provider.tool_images)}
+    provider.planned_tool_tags.update(tags)
+    if record:
+        write_tags(runner, tags, known, provider.tool_tags_file())
+    return tags
+
+
 def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_only: bool = False,
            options: BuildOptions | None = None, tags_file: Path = TAGS_FILE,
            provider: Provider | None = None) -> dict[str, str]:

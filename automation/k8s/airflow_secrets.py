@@ -88,6 +88,20 @@ def core_secret(target: Target, existing: dict[str, Any] | None) -> tuple[Secret
     return core_secret_of(target, data), missing
 
 
+def broker_secret_name(target: Target) -> str:
+    return f"{target.release}-celery-broker"
+
+
+def broker_secret(target: Target, existing: dict[str, Any] | None) -> Secret:
+    """The Celery broker's password and URL, in the keys the chart reads (redis.passwordSecretName: `password`,
+    data.brokerUrlSecretName: `connection`). Made once: the chart's own would get a new random password on
+    every `helm upgrade` while the running Redis keeps the old one."""
+    password = decode(existing).get("password") or generate("redis-password")
+    url = f"redis://:{password}@{target.release}-redis:6379/0"
+    register_secret(url)
+    return Secret(broker_secret_name(target), target.namespace, {"password": password, "connection": url})
+
+
 def rotate_fernet(current: dict[str, str]) -> dict[str, str]:
     """Airflow's documented rotation, first half: NEW,OLD so both decrypt; `airflow rotate-fernet-key`
     re-encrypts, then `finish` keeps NEW alone."""

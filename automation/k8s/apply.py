@@ -27,6 +27,7 @@ def describe(manifest: dict[str, Any]) -> str:
     return f"{manifest['kind']}/{meta['name']}{ns}"
 
 
+SERVICE_ACCOUNT_TOKEN = "kubernetes.io/service-account-token"
 READ = object()  # `ensure`'s default: read the object from the cluster
 
 
@@ -142,8 +143,8 @@ def _comparable(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _same_data(current: dict[str, Any], manifest: dict[str, Any]) -> bool:
-    if manifest["kind"] not in ("ConfigMap", "Secret"):
-        return True
+    if manifest["kind"] not in ("ConfigMap", "Secret") or manifest.get("type") == SERVICE_ACCOUNT_TOKEN:
+        return True  # a ServiceAccount token's data is the token controller's to write
     return bool((current.get("data") or {}) == (manifest.get("data") or {}))
 
 

@@ -9,6 +9,8 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 MANAGED_BY = "airflow-automation"
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
 STORAGE_CLASS = "airflow-hostpath"
@@ -197,6 +199,60 @@ class PodLauncherRole:
                    "subjects": [{"kind": "ServiceAccount", "name": self.account,
                                  "namespace": self.account_namespace}]}
         return [role, binding]
+
+
+@dataclass(frozen=True)
+class KubeConfigIdentity:
+    """A kubeconfig file for Airflow's workers whose identity may run pods in `pods_namespace` and nowhere else:
+    what Cloud Composer gives its workers at /home/airflow/composer_kube_config, rehearsed.
+
+    A ServiceAccount of the workers' namespace, its long-lived token Secret (filled by the cluster's token
+    controller, never by this tool, so the token is never read or printed), a PodLauncherRole for it in
+    `pods_namespace` only, and a ConfigMap holding the kubeconfig, which names the token and CA files by path
+    (`tokenFile`, read by client-go and the Python client alike) where `volumes()` mounts them.
+    """
+
+    name: str
+    namespace: str  # the workers'
+    pods_namespace: str
+    path: str  # where the kubeconfig file appears in the workers
+    token_dir: str = "/var/run/secrets/composer-kube-config"
+
+    @property
+    def token_secret(self) -> str:
+        return f"{self.name}-token"
+
+    def kubeconfig(self) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "cluster", "cluster": {"server": "https://kubernetes.default.svc",
+                                                         "certificate-authority": f"{self.token_dir}/ca.crt"}}],
+            "users": [{"name": self.name, "user": {"tokenFile": f"{self.token_dir}/token"}}],
+            "contexts": [{"name": self.name, "context": {"cluster": "cluster", "user": self.name,
+                                                         "namespace": self.pods_namespace}}],
+            "current-context": self.name,
+        }
+
+    def render(self) -> list[dict[str, Any]]:
+        account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta(self.name, self.namespace),
+                   "automountServiceAccountToken": False}
+        token_meta = meta(self.token_secret, self.namespace)
+        token_meta["annotations"] = {"kubernetes.io/service-account.name": self.name}
+        token = {"apiVersion": "v1", "kind": "Secret", "metadata": token_meta,
+                 "type": "kubernetes.io/service-account-token"}
+        config = ConfigMap(self.name, self.namespace, {"kubeconfig": yaml.safe_dump(self.kubeconfig(),
+                                                                                   sort_keys=False)})
+        role = PodLauncherRole(self.name, self.pods_namespace, self.name, self.namespace)
+        return [account, token, config.render(), *role.render()]
+
+    def volumes(self) -> list[dict[str, Any]]:
+        return [{"name": self.name, "configMap": {"name": self.name}},
+                {"name": self.token_secret, "secret": {"secretName": self.token_secret}}]
+
+    def volume_mounts(self) -> list[dict[str, Any]]:
+        return [{"name": self.name, "mountPath": self.path, "subPath": "kubeconfig", "readOnly": True},
+                {"name": self.token_secret, "mountPath": self.token_dir, "readOnly": True}]
 
 
 def service_url(name: str, namespace: str, port: int) -> str:

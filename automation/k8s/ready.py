@@ -11,6 +11,13 @@ from automation.k8s.cluster import LiveCluster
 from automation.settings.model import Target
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# A Celery executor's own: its workers and their broker.
+CELERY_COMPONENTS = ("worker", "redis")
+
+
+def components(target: Target) -> tuple[str, ...]:
+    """The components `up` waits for on this target (the chart's `component` labels)."""
+    return COMPONENTS + (CELERY_COMPONENTS if target.executor == "CeleryExecutor" else ())
 
 
 def component_status(state: LiveCluster, target: Target) -> dict[str, tuple[int, int]]:
@@ -19,7 +26,7 @@ def component_status(state: LiveCluster, target: Target) -> dict[str, tuple[int,
     for kind in ("Deployment", "StatefulSet"):
         for obj in state.list(kind, target.namespace, f"release={target.release}"):
             component = obj["metadata"].get("labels", {}).get("component")
-            if component in COMPONENTS:
+            if component in components(target):
                 spec = obj.get("spec", {}).get("replicas", 1)
                 ready = obj.get("status", {}).get("readyReplicas") or 0
                 found[component] = (ready, spec)
@@ -32,8 +39,9 @@ def wait_ready(runner: Runner, state: LiveCluster, target: Target, timeout: floa
     last = ""
     while True:
         status = component_status(state, target)
-        line = ", ".join(f"{c} {status.get(c, (0, 1))[0]}/{status.get(c, (0, 1))[1]}" for c in COMPONENTS)
-        if all(c in status and status[c][0] >= status[c][1] > 0 for c in COMPONENTS):
+        wanted = components(target)
+        line = ", ".join(f"{c} {status.get(c, (0, 1))[0]}/{status.get(c, (0, 1))[1]}" for c in wanted)
+        if all(c in status and status[c][0] >= status[c][1] > 0 for c in wanted):
             runner.ok(f"ready after {time.monotonic() - t0:.0f}s: {line}")
             return time.monotonic() - t0
         if time.monotonic() - t0 > timeout:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from automation.core.runner import Runner, mask
+from automation.images.sync import plan_tool_tags
 from automation.k8s.apply import redact
 from automation.k8s.helm import chart_ref
 from automation.providers import provider_for
@@ -18,6 +19,7 @@ from automation.settings.model import Target
 
 def render(runner: Runner, target: Target, options: UpOptions) -> list[Path]:
     provider = provider_for(runner, target)
+    plan_tool_tags(runner, provider, record=False)  # the tags `up` would build them with
     out = Path(options.out or f"render/{target.name}")
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.yaml"):

@@ -11,7 +11,7 @@ from automation.core import prereqs
 from automation.core.errors import UserError
 from automation.core.runner import Runner
 from automation.dags.parity import check_once
-from automation.images.sync import images
+from automation.images.sync import images, plan_tool_tags
 from automation.lifecycle.apply_airflow_objects import ensure_airflow_objects
 from automation.lifecycle.lock import exclusive
 from automation.providers import Provider, provider_for
@@ -29,7 +29,10 @@ def up(runner: Runner, target: Target, options: UpOptions) -> dict[str, Any]:
         with runner.step("prerequisites"):
             preflight(provider, options)
             prereqs.check(runner, provider.binaries)
-        # Every input is read before anything is made: a bad file stops `up` with nothing changed.
+        # Every input is read before anything is made: a bad file stops `up` with nothing changed. Tool images
+        # are built later, but their tags (their inputs' hash) are known now, for the deployment to name them.
+        if provider.tool_images:
+            plan_tool_tags(runner, provider)
         deployment = provider.deployer.prepare(options)
         projects = provider.project_objects()
         declared = declared_objects(target)

@@ -14,6 +14,7 @@ from automation.k8s.airflow_secrets import decode, login_secret_name
 from automation.k8s.cluster import Unreachable
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.providers.base import Provider
+from automation.providers.google_sign_in import google_credentials
 
 E2E_FORWARD = "e2e-port-forward"
 
@@ -71,12 +72,20 @@ def temporary_forward(runner: Runner, provider: Provider) -> Iterator[str]:
 # -- credentials -----------------------------------------------------------------------------------------------
 def credentials(provider: Provider, username: str | None = None, password: str | None = None) -> Credentials:
     """--username/--password; else the sign-in of an API served directly (Composer: a Google access token); else
-    the target's login, whose password is in a Secret on a target without a fixed one."""
+    a Google access token where the API takes one (the Composer rehearsal); else the target's login, whose
+    password is in a Secret on a target without a fixed one."""
     if not password and provider.deployer.ui_forward is None:
         direct = provider.deployer.api_endpoint()
         if direct is not None:
             return direct.credentials
     target = provider.target
+    if not password and provider.api_sign_in == "google":
+        # Composer's sign-in, also on its rehearsal (whose API server checks the token with Google).
+        google = google_credentials(provider.runner)
+        if google is not None:
+            return google
+        if not provider.runner.dry_run:
+            raise UserError("gcloud printed no access token", "sign in with `gcloud auth login`")
     username = username or target.login.username
     password = password or target.login.password
     if password:

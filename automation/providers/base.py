@@ -68,6 +68,9 @@ class Provider:
     binaries: ClassVar[tuple[str, ...]] = ("kubectl", "helm")
     # Images built here that `up` needs before anything else (under images/, MANUAL: not worker images).
     tool_images: ClassVar[tuple[str, ...]] = ()
+    # How this tool signs in to Airflow's API: "airflow" (a user and password at POST /auth/token), or "google"
+    # (the user's Google access token as the bearer token: Cloud Composer, and its rehearsal).
+    api_sign_in: ClassVar[str] = "airflow"
     # The parts `providers.provider_for` composes the provider with: the cluster this machine reaches (None: Google
     # runs it) and how Airflow is deployed and reached.
     cluster: Cluster | None
@@ -77,6 +80,8 @@ class Provider:
     def __init__(self, runner: Runner, target: Target):
         self.runner = runner
         self.target = target
+        # Tool image tags known before their build (images.sync.plan_tool_tags), ahead of the tags file.
+        self.planned_tool_tags: dict[str, str] = {}
 
     # -- which cluster -----------------------------------------------------------------------------------------
     def kubeconfig(self) -> str | None:
@@ -109,7 +114,7 @@ class Provider:
         return self.state_dir() / "tool-images.json"
 
     def tool_image(self, name: str) -> str:
-        tag = read_tags(self.tool_tags_file()).get(name, "unbuilt")
+        tag = self.planned_tool_tags.get(name) or read_tags(self.tool_tags_file()).get(name, "unbuilt")
         registry = self.target.images.cluster_registry()
         return f"{registry}/{name}:{tag}" if registry else f"{name}:{tag}"
 
@@ -218,7 +223,7 @@ class Provider:
         target = self.target
         core = airflow_secrets.core_secret_name(target)
         values: dict[str, Any] = {
-            "executor": "KubernetesExecutor",
+            "executor": target.executor,
             "airflowVersion": self.airflow_version(),
             "defaultAirflowTag": self.airflow_version(),
             "fernetKeySecretName": core,
@@ -330,6 +335,11 @@ class Provider:
             db = Secret(airflow_secrets.metadata_secret_name(target), target.namespace,
                         {"connection": airflow_secrets.external_db_url(target)})
             outcome["metadata-secret"] = ensure(runner, state, db.render())
+        if target.executor == "CeleryExecutor":
+            name = airflow_secrets.broker_secret_name(target)
+            current = state.get("Secret", name, target.namespace)
+            broker = airflow_secrets.broker_secret(target, current)
+            outcome["broker-secret"] = ensure(runner, state, broker.render(), create_only=True, current=current)
         return outcome
 
     def ensure_extra(self, state: ClusterState) -> dict[str, str]:

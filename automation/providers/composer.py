@@ -19,23 +19,22 @@ from typing import Any
 
 import yaml
 
-from automation.airflow.endpoint import BearerToken, Endpoint
+from automation.airflow.endpoint import Endpoint
 from automation.core.errors import UserError
 from automation.core.paths import write_private
-from automation.core.runner import register_secret
 from automation.k8s.objects import ConfigMap, Secret
 from automation.providers.base import PodRule, Provider, UpOptions
 from automation.providers.composer_api import WORKLOAD_GROUP, composer_document, software_config
 from automation.providers.composer_pod_rules import lint_pod
 from automation.providers.composer_status import composer_rows
-from automation.settings.contract import COMPOSER_NAMESPACE, SEEDED_INPUT
+from automation.providers.google_sign_in import google_credentials
+from automation.settings.contract import COMPOSER_KUBE_CONFIG, COMPOSER_NAMESPACE, SEEDED_INPUT
 from automation.settings.model import Composer
 from automation.storage.gcloud_rsync import rsync_command
 
 # Composer's user-workloads command group for each kind of project object.
 # Composer's own DAG in the environment's dags/ folder (Composer 2 documents it there): never deleted by the mirror.
 COMPOSER_MONITORING_DAG = "airflow_monitoring.py"
-GOOGLE_SIGN_IN = "your Google account (gcloud auth print-access-token)"
 
 
 @dataclass
@@ -84,6 +83,7 @@ def digest(data: dict[str, str]) -> str:
 class ComposerProvider(Provider):
     kind = "composer"
     binaries = ("gcloud",)
+    api_sign_in = "google"
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -129,7 +129,7 @@ class ComposerProvider(Provider):
     def task_pod_facts(self) -> Any:
         """No claims and no node paths on Composer: task code and data come from buckets."""
         return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
-                       code_root=self.code_root())
+                       code_root=self.code_root(), kube_config_file=COMPOSER_KUBE_CONFIG)
 
     # -- up ------------------------------------------------------------------------------------------------------
     def ensure_cluster(self) -> None:
@@ -194,19 +194,6 @@ class ComposerProvider(Provider):
 
     def login_hint(self) -> tuple[str, str]:
         return "your Google account", "(Google sign-in)"
-
-    def google_token(self) -> str | None:
-        """The user's Google access token, which Composer's Airflow API takes as its bearer token; None when gcloud
-        cannot give one in a dry run (planned as if Airflow had nothing)."""
-        cmd = ["gcloud", "auth", "print-access-token"]
-        if self.runner.dry_run:
-            result = self.runner.try_read(cmd, timeout=60)
-            token = result.stdout.strip() if result else ""
-        else:
-            token = self.runner.read(cmd, timeout=60, fix="sign in with `gcloud auth login`").stdout.strip()
-        if token:
-            register_secret(token)
-        return token or None
 
     def ensure_objects(self, projects: list[ConfigMap | Secret]) -> dict[str, str]:
         """Each project's ConfigMap and Secret from the same k8s/PROJECT files, through Composer's API; then the
@@ -379,10 +366,10 @@ class ComposerDeployer:
                 return None
             raise UserError(f"Composer environment {provider.composer.environment} shows no airflowUri",
                             "wait until the environment is RUNNING, then run the command again")
-        token = provider.google_token()
-        if token is None:
+        credentials = google_credentials(provider.runner)
+        if credentials is None:
             return None
-        self._endpoint = Endpoint(uri, BearerToken(token, GOOGLE_SIGN_IN))
+        self._endpoint = Endpoint(uri, credentials)
         return self._endpoint
 
     def prepare(self, options: UpOptions) -> EnvironmentUpdate:

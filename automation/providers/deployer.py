@@ -21,7 +21,7 @@ from automation.core.errors import UserError
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
-from automation.k8s.ready import wait_ready
+from automation.k8s.ready import components, wait_ready
 from automation.providers.cluster import Cluster
 from automation.providers.helm_status import cluster_rows
 
@@ -206,7 +206,7 @@ class HelmDeployer:
             return f"http://localhost:{preferred}"
         state = self.cluster.state()
         assert isinstance(state, LiveCluster)  # `ensure_objects` stopped `up` on an unreachable cluster
-        with runner.step("waiting for api-server, scheduler, dag-processor, triggerer"):
+        with runner.step(f"waiting for {', '.join(components(target))}"):
             report["ready_seconds"] = wait_ready(runner, state, target)
         with runner.step("UI"):
             return self.open_ui(options.port)

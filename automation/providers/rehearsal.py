@@ -1,14 +1,17 @@
 """The Composer rehearsal: Cloud Composer 3's task contract on a cluster we can reach.
 
 Airflow comes from the chart (the existing-cluster provider's way), at the Airflow version of the rehearsed
-Composer image; task pods get exactly what they get on Composer: namespace composer-user-workloads, no
-volumes, the project's ConfigMap and Secret there, task code and data in gs:// buckets of the same names.
-Those buckets are served by a GCS emulator running in the cluster: its endpoint (contract.emulator_env) is
-the one difference from Composer.
+Composer image, with Composer's executor: Celery workers and a Redis broker (an image built here). Task pods get
+what they get on Composer: namespace composer-user-workloads, no volumes, the project's ConfigMap and Secret
+there, task code and data in gs:// buckets of the same names, served by a GCS emulator in the cluster. The
+workers start them as Composer's do: through the kubeconfig file at Composer's path, whose identity may run pods
+in composer-user-workloads and nowhere else (KubeConfigIdentity). README "Parity between targets" lists what
+still differs from Composer.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,14 +19,17 @@ from dataclasses import replace
 from typing import Any
 
 from automation.core.errors import UserError
+from automation.core.paths import REPO_ROOT
 from automation.core.versions import VERSIONS
+from automation.k8s import airflow_secrets
 from automation.k8s.cluster import ClusterState, LiveCluster
-from automation.k8s.objects import GcsEmulator, PodLauncherRole, StaticVolume, service_url
+from automation.k8s.objects import ConfigMap, GcsEmulator, KubeConfigIdentity, StaticVolume, service_url
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.providers.base import PodRule
 from automation.providers.composer_pod_rules import lint_pod
 from automation.providers.existing import ExistingProvider
 from automation.settings.contract import (
+    COMPOSER_KUBE_CONFIG,
     COMPOSER_NAMESPACE,
     DAGS_CLAIM,
     GCS_EMULATOR,
@@ -35,7 +41,15 @@ from automation.settings.contract import (
 from automation.settings.model import Composer, Mounts
 from automation.storage.buckets import Buckets, environment
 
-TASK_ROLE = "airflow-task-pods"
+# Composer's API sign-in (a Google access token), rehearsed by an auth manager mounted into Airflow's config
+# folder, which Airflow puts on sys.path (helm/composer-rehearsal/composer_auth.py).
+AUTH_MODULE = REPO_ROOT / "helm/composer-rehearsal/composer_auth.py"
+AUTH_MANAGER = "composer_auth.GoogleTokenAuthManager"
+AUTH_CONFIG_MAP = "composer-auth"
+TOKENINFO_URL_ENV = "COMPOSER_REHEARSAL_TOKENINFO_URL"
+# The identity of the workers' kubeconfig file (Composer's path): it may run pods in composer-user-workloads only.
+TASK_LAUNCHER = "composer-task-launcher"
+REDIS = "redis"
 # The emulator answers this listing when it is up (readiness probe and port-forward check alike).
 EMULATOR_HEALTH = "/storage/v1/b"
 EMULATOR_LOCAL_PORT = 9023
@@ -43,7 +57,8 @@ EMULATOR_LOCAL_PORT = 9023
 
 class ComposerRehearsalProvider(ExistingProvider):
     kind = "composer-rehearsal"
-    tool_images = (GCS_EMULATOR,)
+    tool_images = (GCS_EMULATOR, REDIS)
+    api_sign_in = "google"
 
     def pod_rules(self) -> list[PodRule]:
         return [lint_pod]  # its task pods rehearse Composer 3's
@@ -84,9 +99,46 @@ class ComposerRehearsalProvider(ExistingProvider):
     def emulator(self) -> GcsEmulator:
         return GcsEmulator(GCS_EMULATOR, self.target.namespace, self.tool_image(GCS_EMULATOR), GCS_EMULATOR_PORT)
 
+    def task_launcher(self) -> KubeConfigIdentity:
+        return KubeConfigIdentity(TASK_LAUNCHER, self.target.namespace, COMPOSER_NAMESPACE, COMPOSER_KUBE_CONFIG)
+
+    def chart_values(self) -> dict[str, Any]:
+        """Composer's executor: Celery workers (the kubeconfig file mounted at Composer's path) and their Redis
+        broker, from the image built here, its password and URL in a Secret made once (ensure_airflow_secrets)."""
+        values = super().chart_values()
+        broker = airflow_secrets.broker_secret_name(self.target)
+        repository, _, tag = self.tool_image(REDIS).rpartition(":")
+        launcher = self.task_launcher()
+        values["images"] = {"redis": {"repository": repository, "tag": tag, "pullPolicy": "IfNotPresent"}}
+        values["redis"] = {"enabled": True, "passwordSecretName": broker, "persistence": {"enabled": False},
+                           "terminationGracePeriodSeconds": 30}
+        values["data"] = {**values.get("data", {}), "brokerUrlSecretName": broker}
+        # Workers start task pods through that file only: their own account may not (Composer's may not either).
+        values["allowPodLaunching"] = False
+        values["workers"] = {"replicas": 1, "persistence": {"enabled": False}, "terminationGracePeriodSeconds": 60,
+                             "extraVolumes": launcher.volumes(), "extraVolumeMounts": launcher.volume_mounts()}
+        # worker_concurrency stays Airflow's default (16): Composer 3 documents a range (1 to 24), not its default
+        # (https://cloud.google.com/composer/docs/airflow-configurations). Composer's sign-in for every Airflow
+        # component (any of them may load the auth manager).
+        values.setdefault("config", {})["core"] = {"auth_manager": AUTH_MANAGER}
+        # Added to the global volumes, which already carry the read-only DAGs claim.
+        values["volumes"] = [*values.get("volumes", []), {"name": AUTH_CONFIG_MAP,
+                                                           "configMap": {"name": AUTH_CONFIG_MAP}}]
+        # A file mounted by subPath is never refreshed in a running pod: an edited module rolls the components.
+        digest = hashlib.sha256(AUTH_MODULE.read_bytes()).hexdigest()[:16]
+        values["airflowPodAnnotations"] = {f"{AUTH_CONFIG_MAP}/sha256": digest}
+        values["volumeMounts"] = [*values.get("volumeMounts", []),
+                                  {"name": AUTH_CONFIG_MAP, "mountPath": f"/opt/airflow/config/{AUTH_MODULE.name}",
+                                   "subPath": AUTH_MODULE.name, "readOnly": True}]
+        if self.target.tokeninfo_url:
+            values["env"] = [*values["env"], {"name": TOKENINFO_URL_ENV, "value": self.target.tokeninfo_url}]
+        return values
+
     def task_pod_facts(self) -> Any:
-        """Composer's facts (its namespace, no claims, buckets for code and data), plus the emulator."""
+        """Composer's facts (its namespace, no claims, buckets for code and data, its kubeconfig file), plus the
+        emulator."""
         return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
+                       kube_config_file=COMPOSER_KUBE_CONFIG,
                        code_root=f"gs://{self._bucket(self.composer.environment_bucket)}/dags",
                        data_root=f"gs://{self._bucket(self.composer.data_bucket)}",
                        # The Service's address, not emulator(): that reads the image tag, needed only to deploy.
@@ -100,9 +152,8 @@ class ComposerRehearsalProvider(ExistingProvider):
         return [self.target.logs.node_path]
 
     def extra_objects(self) -> list[dict[str, Any]]:
-        worker = f"{self.target.release}-worker"  # the chart's worker ServiceAccount: it starts task pods
-        return [*PodLauncherRole(TASK_ROLE, COMPOSER_NAMESPACE, worker, self.target.namespace).render(),
-                *self.emulator().render()]
+        auth = ConfigMap(AUTH_CONFIG_MAP, self.target.namespace, {AUTH_MODULE.name: AUTH_MODULE.read_text()})
+        return [*self.task_launcher().render(), auth.render(), *self.emulator().render()]
 
     def output_location(self, project: str, output: str) -> str:
         return f"{self.task_pod_facts().data_root}/{project}/{output}"

@@ -218,6 +218,9 @@ class Target:
     airflow_version: str | None = None
     # composer-rehearsal only: the Composer target this one rehearses (its composer block is taken from there).
     rehearses: str | None = None
+    # composer-rehearsal only: where its API server checks a Google access token (Google's OAuth2 `tokeninfo`
+    # method by default; CI: the Google APIs double).
+    tokeninfo_url: str = ""
     # Seconds `up` waits for the Airflow components.
     ready_timeout: Annotated[int, Field(ge=30)] = 900
     # The --settings files this target was read with (set by `load_target`, never in a file): every next-step hint
@@ -230,6 +233,13 @@ class Target:
         cloud = self.gke or self.composer
         if self.images.load == "registry" and not self.images.registry and cloud is not None:
             self.images.registry = f"{cloud.region}-docker.pkg.dev/{cloud.project}/{cloud.artifact_repository}"
+
+    @property
+    def executor(self) -> str:
+        """The Composer rehearsal runs Composer's executor: Celery workers, with a Redis broker (Composer runs
+        CeleryExecutor: https://cloud.google.com/composer/docs/composer-3/use-celery-kubernetes-executor);
+        every other Helm target the origin README's KubernetesExecutor."""
+        return "CeleryExecutor" if self.provider == "composer-rehearsal" else "KubernetesExecutor"
 
     def command(self, session: str, *args: str) -> str:
         """A next step to copy as is: `nox -s SESSION -- [ARGS] --target NAME [--settings FILE ...]`."""

@@ -35,6 +35,11 @@ GCSFUSE_ANNOTATION = "gke-gcsfuse/volumes"
 # Every worker image carries the launcher (images/launcher/launch.py): it runs a task script from the code
 # root, a folder in the pod (the DAGs mount) or gs://BUCKET/dags (Composer), fetched at start.
 LAUNCHER = "/opt/automation/launch.py"
+# How Composer's workers reach the cluster that runs task pods: Google's Composer samples give every
+# KubernetesPodOperator this kubeconfig file (it exists on Composer's workers) and connection id; the Composer
+# rehearsal puts a kubeconfig at the same path on its workers. Other targets give no file: in-cluster identity.
+COMPOSER_KUBE_CONFIG = "/home/airflow/composer_kube_config"
+KUBERNETES_CONN_ID = "kubernetes_default"
 # Where a GCS emulator stands in for Cloud Storage (the Composer rehearsal): its Service and port.
 GCS_EMULATOR = "gcs-emulator"
 GCS_EMULATOR_PORT = 9023
@@ -68,6 +73,9 @@ class TaskPodFacts:
     image_registry: str = ""
     # Only where a GCS emulator stands in for Cloud Storage (the Composer rehearsal); "" everywhere else.
     storage_emulator_host: str = ""
+    # The kubeconfig file task pods are started with (COMPOSER_KUBE_CONFIG on Composer and its rehearsal); ""
+    # means the worker's in-cluster identity.
+    kube_config_file: str = ""
     keep_failed_pods: int = KEEP_FAILED_PODS
 
     @staticmethod

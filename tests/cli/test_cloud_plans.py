@@ -109,7 +109,7 @@ def test_composer_dry_run_plan(overlay: Path) -> None:
     env = ("AUTOMATION_CODE_ROOT=gs://europe-west1-airflow-00000000-bucket/dags,AUTOMATION_DAGS_CLAIM=none,"
            "AUTOMATION_DATA_CLAIM=none,AUTOMATION_DATA_ROOT=gs://my-gcp-project-airflow-data,"
            "AUTOMATION_IMAGE_REGISTRY=europe-west1-docker.pkg.dev/my-gcp-project/airflow,AUTOMATION_KEEP_FAILED_PODS=3,"
-           "AUTOMATION_NAMESPACE=composer-user-workloads,AUTOMATION_POD_ANNOTATIONS=none,"
+           "AUTOMATION_KUBE_CONFIG_FILE=/home/airflow/composer_kube_config,AUTOMATION_NAMESPACE=composer-user-workloads,AUTOMATION_POD_ANNOTATIONS=none,"
            "AUTOMATION_SERVICE_ACCOUNT=default,AUTOMATION_STORAGE_EMULATOR_HOST=none,AUTOMATION_TARGET=composer")
     expected = [
         f"$ gcloud composer environments user-workloads-config-maps create {GCLOUD_WHERE} "
@@ -197,10 +197,15 @@ def test_composer_rehearsal_dry_run_plan(tmp_path: Path, overlay: Path) -> None:
     plan = planned(result.stdout)
     order = [
         "apply Namespace/composer-user-workloads (create, server-side)",
+        "apply Secret/airflow-celery-broker -n airflow (create, server-side)",
         "apply ConfigMap/demo -n composer-user-workloads (create, server-side)",
         "apply Secret/demo -n composer-user-workloads (create, server-side)",
-        "apply Role/airflow-task-pods -n composer-user-workloads (create, server-side)",
-        "apply RoleBinding/airflow-task-pods -n composer-user-workloads (create, server-side)",
+        "apply ServiceAccount/composer-task-launcher -n airflow (create, server-side)",
+        "apply Secret/composer-task-launcher-token -n airflow (create, server-side)",
+        "apply ConfigMap/composer-task-launcher -n airflow (create, server-side)",
+        "apply Role/composer-task-launcher -n composer-user-workloads (create, server-side)",
+        "apply RoleBinding/composer-task-launcher -n composer-user-workloads (create, server-side)",
+        "apply ConfigMap/composer-auth -n airflow (create, server-side)",
         "apply Deployment/gcs-emulator -n airflow (create, server-side)",
         "create bucket gs://europe-west1-airflow-00000000-bucket",
         "create bucket gs://my-gcp-project-airflow-data",
@@ -209,7 +214,7 @@ def test_composer_rehearsal_dry_run_plan(tmp_path: Path, overlay: Path) -> None:
     assert positions == sorted(positions), plan
     assert any(p.startswith("upload ") and "to gs://europe-west1-airflow-00000000-bucket/dags/" in p for p in plan)
     assert not any("PersistentVolumeClaim/airflow-data" in p for p in plan)  # Airflow's claims only
-    assert "Helm release airflow (chart 1.21.0, Airflow 3.1.7)" in result.stdout
+    assert "Helm release airflow (chart 1.21.0, Airflow 3.3.1)" in result.stdout
     assert SECRET_VALUE not in result.stdout + result.stderr
 
 

@@ -124,10 +124,30 @@ def delivery(k8s_cluster: object, base_image: str, tmp_path_factory: pytest.Temp
     assert existing is not None and existing.kubeconfig is not None
     d = Delivery(target, str(target.path(existing.kubeconfig)), BuildOptions(base_image=base_image),
                  tmp_path_factory.mktemp("images"), f"delivery-{uuid.uuid4().hex[:6]}")
+    _forget_images(LEFTOVER)  # an interrupted run's
     _kubectl(d, "create", "namespace", NAMESPACE, check=False)
     yield d
     _kubectl(d, "delete", "namespace", NAMESPACE, "--wait=false", check=False)
+    _forget_images(re.compile(re.escape(d.name)))
     shutil.rmtree(d.folder, ignore_errors=True)
+
+
+# The images these tests make are named delivery-XXXXXX. Left on the node they pile up run after run, and the
+# kubelet reports only the 50 largest images of a node (nodeStatusMaxImages): a small new one then never shows.
+LEFTOVER = re.compile(r"(^|/)delivery-[0-9a-f]{6}[-:@]")
+
+
+def _forget_images(names: re.Pattern[str]) -> None:
+    """Remove the matching images from the node's containerd and from Docker."""
+    if CONTAINERD_SOCKET.exists() and shutil.which("ctr") is not None:
+        doomed = sorted(n for n in _containerd_names() if names.search(n))
+        if doomed:
+            subprocess.run([*CONTAINERD, "images", "rm", *doomed], capture_output=True, timeout=300)
+    listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
+                            text=True, timeout=120)
+    doomed = sorted(n for n in listed.stdout.split() if names.search(n))
+    if doomed:
+        subprocess.run(["docker", "rmi", "--force", *doomed], capture_output=True, timeout=300)
 
 
 def test_one_requirement_added_is_rebuilt_and_delivered_by_layers(delivery: Delivery) -> None:

@@ -162,13 +162,15 @@ def cloud_pod(target_name: str, monkeypatch: pytest.MonkeyPatch) -> dict:
 
     from automation.core.runner import Runner
     from automation.providers import provider_for
+    from automation.providers.composer_pod_rules import build_pod
     from automation.settings import load_target
 
     for name, value in provider_for(Runner(), load_target(target_name)).task_env().items():
         monkeypatch.setenv(name, value)
     op = project_task("example1", "extract", "example1/scripts/extract.py", args=["--run-id", "x"],
                       resources={"limits": {"memory": "2Gi"}})
-    pod = serialize(op.build_pod_request_obj())
+    # Offline: on Composer the operator's hook would read the kubeconfig file only Composer's workers have.
+    pod = build_pod(op)
     validate(pod)
     return pod
 
@@ -186,6 +188,11 @@ def test_gke_task_pod_runs_as_workload_identity_with_gcsfuse(task_env, monkeypat
 
 def test_composer_task_pod_has_no_volume_and_fetches_its_code(task_env, monkeypatch: pytest.MonkeyPatch) -> None:
     pod = cloud_pod("composer", monkeypatch)
+    from common.utils import project_task
+
+    # ... and its worker starts it through Composer's kubeconfig file and connection, as Google's samples do.
+    op = project_task("example1", "extract", "example1/scripts/extract.py")
+    assert (op.config_file, op.kubernetes_conn_id) == ("/home/airflow/composer_kube_config", "kubernetes_default")
     container = pod["spec"]["containers"][0]
     assert not pod["spec"].get("volumes") and not container.get("volumeMounts")
     assert pod["metadata"]["namespace"] == "composer-user-workloads"

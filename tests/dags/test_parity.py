@@ -98,6 +98,56 @@ def test_rehearsal_task_pointed_away_from_the_emulator(tmp_path: Path) -> None:
             "emulator needs 'http://gcs-emulator.airflow.svc.cluster.local:9023'") in result.stdout
 
 
+def _client_override_dag(dags: Path, **kwargs: str) -> None:
+    shutil.copytree(REPO / "dags/common", dags / "common")
+    (dags / "own_client.py").write_text(
+        '"""Airflow DAG whose task chooses how its worker reaches the cluster."""\n'
+        "from common.utils import project_dag, project_task\n\n"
+        'with project_dag("example1", "own_client", output="output/x.csv"):\n'
+        f'    project_task("example1", "t", "example1/scripts/extract.py", **{kwargs!r})\n')
+
+
+@pytest.mark.parametrize(("target", "kwargs", "expected"), [
+    # Composer's workers start pods through its kubeconfig file: a task that names another (or none) is reported.
+    ("composer-rehearsal", {"config_file": "/home/airflow/.kube/config"},
+     "own_client.t: starts its pod with config_file='/home/airflow/.kube/config', but target composer-rehearsal's "
+     "workers reach the cluster through the kubeconfig file /home/airflow/composer_kube_config"),
+    ("composer", {"kubernetes_conn_id": "my_cluster"},
+     "own_client.t: uses connection 'my_cluster', not 'kubernetes_default', which target composer configures"),
+    # ... and a local task that names Composer's file would fail at start where that file does not exist.
+    ("local", {"config_file": "/home/airflow/composer_kube_config"},
+     "own_client.t: starts its pod with config_file='/home/airflow/composer_kube_config', but target local's "
+     "workers reach the cluster through the worker's in-cluster identity"),
+])
+def test_task_that_overrides_how_workers_reach_the_cluster(tmp_path: Path, target: str, kwargs: dict[str, str],
+                                                           expected: str) -> None:
+    _client_override_dag(tmp_path / "dags", **kwargs)
+    result = run_cli("dags", "--target", target, "--no-server", "--dags-folder", str(tmp_path / "dags"),
+                     timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in result.stdout
+
+
+def test_composer_changes_are_warnings_and_refusals_stop_the_check(tmp_path: Path) -> None:
+    """A request below Autopilot's minimum is raised by Composer (the task runs): a warning, exit 0. One above its
+    maximum is rejected (the task fails): a problem, exit 2."""
+    dags = tmp_path / "dags"
+    shutil.copytree(REPO / "dags/common", dags / "common")
+    (dags / "sizes.py").write_text(
+        '"""Airflow DAG whose tasks ask for too little and too much."""\n'
+        "from common.utils import project_dag, project_task\n\n"
+        'with project_dag("example1", "sizes", output="output/x.csv"):\n'
+        '    project_task("example1", "t", "example1/scripts/extract.py", resources={"requests": '
+        '{"cpu": "10m", "memory": "64Mi"}})\n')
+    small = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(dags), timeout=600)
+    assert small.returncode == 0, small.stdout + small.stderr
+    assert "warning: sizes.t: " in small.stdout and "changed by Composer:" in small.stdout
+    (dags / "sizes.py").write_text((dags / "sizes.py").read_text().replace('"10m"', '"40"'))
+    big = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(dags), timeout=600)
+    assert big.returncode == 2, big.stdout + big.stderr
+    assert "problem: sizes.t: " in big.stdout and "refused:" in big.stdout
+
+
 def test_cloud_task_pointed_at_an_emulator(tmp_path: Path) -> None:
     _one_task_dag(tmp_path / "dags", "emulated", {"STORAGE_EMULATOR_HOST": "http://localhost:9023"})
     result = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(tmp_path / "dags"),

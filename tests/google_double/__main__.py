@@ -4,6 +4,7 @@ environment that points at it (paste the `export` lines into a shell)."""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import threading
@@ -30,11 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         double.seed_composer_environment(args.composer_environment, args.location, image_version=args.image_version)
     if args.gke_cluster:
         double.seed_gke_cluster(args.gke_cluster, args.location)
+    # Stopped by Ctrl-C or a SIGTERM: a handler sets the event, and the wait is in short slices so that the
+    # handler runs at once whatever the main thread waits on (an untimed wait once missed a SIGINT in CI).
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     print(print_environment(double, config_dir), flush=True)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.5):
+            pass
     finally:
         double.stop()
     return 0

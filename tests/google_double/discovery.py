@@ -25,7 +25,11 @@ APIS: dict[str, tuple[str, ...]] = {
     "artifactregistry": ("artifactregistry.v1",),
     "logging": ("logging.v2",),
     "storage": ("storage.v1",),
+    # Not gcloud's: the tokeninfo method, which the Composer rehearsal's API server asks about a bearer token.
+    "oauth2": ("oauth2.v2",),
 }
+# The APIs above that no gcloud command calls (no CLOUDSDK_API_ENDPOINT_OVERRIDES_<NAME> exists for them).
+NOT_GCLOUD = ("oauth2",)
 
 # The protobuf package of each document's messages. Google names messages by it where JSON carries a type: an
 # Operation's `response`/`metadata` (`@type`) and the type of a refused value in an INVALID_ARGUMENT message.
@@ -40,6 +44,7 @@ PROTO_PACKAGES = {
     "artifactregistry.v1": "google.devtools.artifactregistry.v1",
     "logging.v2": "google.logging.v2",
     "storage.v1": "google.storage.v1",
+    "oauth2.v2": "google.identity.oauth2.v2",
 }
 
 _PARAMETER = re.compile(r"\{(\+?)([^}]+)\}")
@@ -175,7 +180,9 @@ def _routes(document: Document) -> list[Method]:
         regex, names = _compile(template, spec.get("parameters", {}))
         routes.append(Method(document, spec, template, media, regex, names, _literal_length(flat)))
 
-    for spec in _methods(document.data.get("resources", {})):
+    # Methods of the document itself (oauth2's tokeninfo), then those of its resources.
+    top = list(document.data.get("methods", {}).values())
+    for spec in top + _methods(document.data.get("resources", {})):
         base = document.mount + document.service_path
         add(spec, base + spec["path"], "", base + spec.get("flatPath", spec["path"]))
         for protocol in spec.get("mediaUpload", {}).get("protocols", {}).values():

@@ -18,8 +18,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from tests.google_double.composer import Composer
-from tests.google_double.discovery import APIS, Surface
-from tests.google_double.service import ApiError, Request, Service, stable_number
+from tests.google_double.discovery import APIS, NOT_GCLOUD, Surface
+from tests.google_double.service import ACCESS_TOKEN, ApiError, Request, Service, stable_number
 from tests.google_double.serviceusage import ServiceUsage
 from tests.google_double.state import Recorded, State
 from tests.google_double.storage import Storage
@@ -145,14 +145,14 @@ class GoogleDouble:
         checked), no prompts, and every API the double serves overridden."""
         env = {
             "CLOUDSDK_CONFIG": str(config_dir),
-            "CLOUDSDK_AUTH_ACCESS_TOKEN": "google-double-token",
+            "CLOUDSDK_AUTH_ACCESS_TOKEN": ACCESS_TOKEN,
             "CLOUDSDK_CORE_PROJECT": self.project,
             "CLOUDSDK_CORE_DISABLE_PROMPTS": "1",
             "CLOUDSDK_CORE_DISABLE_USAGE_REPORTING": "1",
             "CLOUDSDK_SURVEY_DISABLE_PROMPTS": "1",
             "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1",
         }
-        for api in APIS:
+        for api in (a for a in APIS if a not in NOT_GCLOUD):
             env[f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}"] = self.endpoint(api)
         for api in ELSEWHERE:
             env[f"CLOUDSDK_API_ENDPOINT_OVERRIDES_{api.upper()}"] = f"{self.url}/{api}/"

@@ -113,6 +113,11 @@ def singular(collection: str) -> str:
     return last[:-3] + "y" if last.endswith("ies") else last.removesuffix("s")
 
 
+# The access token gcloud is given for the double (CLOUDSDK_AUTH_ACCESS_TOKEN) and the account it stands for.
+ACCESS_TOKEN = "google-double-token"
+ACCOUNT_EMAIL = "developer@double-project.example"
+
+
 class Service:
     def __init__(self, surface: Surface, state: State, project: str, project_number: str):
         self.surface, self.state = surface, state
@@ -123,6 +128,7 @@ class Service:
             "iam.projects.serviceAccounts.create": self._create_service_account,
             "cloudresourcemanager.projects.get": self._get_project,
             "logging.entries.list": self._list_log_entries,
+            "oauth2.tokeninfo": self._tokeninfo,
         }
         # Requests no discovery route describes (Cloud Storage's resumable upload sessions): tried first.
         self.preroutes: list[Callable[[Request], Reply | None]] = []
@@ -473,6 +479,15 @@ class Service:
         return {"permissions": list(asked)} if asked else {}
 
     # -- custom methods ---------------------------------------------------------------------------------------------
+    def _tokeninfo(self, call: Call) -> Any:
+        """What Google says of an access token: the double's own (the one gcloud is given) belongs to
+        ACCOUNT_EMAIL; any other is refused, as Google refuses an expired or made-up token."""
+        if call.query("access_token") != ACCESS_TOKEN:
+            raise ApiError(400, "Invalid Value", status="INVALID_ARGUMENT")
+        return {"email": ACCOUNT_EMAIL, "verified_email": True, "expires_in": 3599, "issued_to": "double",
+                "audience": "double", "user_id": "1", "scope": "openid https://www.googleapis.com/auth/userinfo.email "
+                "https://www.googleapis.com/auth/cloud-platform"}
+
     def _create_service_account(self, call: Call) -> Any:
         body = dict(call.json or {})
         account_id = str(body.get("accountId", ""))

@@ -12,6 +12,7 @@ from automation.core import paths
 from automation.core.runner import Runner
 from automation.providers import Provider, provider_for
 from automation.settings import load_target
+from tests.google_double.fixture import gcloud, google_double  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

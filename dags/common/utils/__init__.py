@@ -146,7 +146,7 @@ def project_task(
     """
     from kubernetes.client import models as k8s
 
-    from common.contract import LAUNCHER, PROJECT_LABEL, XCOM_RETURN_ENV, XCOM_RETURN_FILE
+    from common.contract import KUBERNETES_CONN_ID, LAUNCHER, PROJECT_LABEL, XCOM_RETURN_ENV, XCOM_RETURN_FILE
     from common.utils.project_pod import ProjectPodOperator
 
     if script.startswith("/") or ".." in Path(script).parts:
@@ -193,6 +193,11 @@ def project_task(
         "get_logs": True,
         "log_events_on_failure": True,
         "image_pull_policy": "IfNotPresent",
+        # How the worker reaches the cluster: Composer's kubeconfig file where the target has one (Google's
+        # samples pass both), else the worker's in-cluster identity. The parity check reports a task that
+        # overrides either.
+        "config_file": target.kube_config_file or None,
+        "kubernetes_conn_id": KUBERNETES_CONN_ID,
     }
     operator: type[ProjectPodOperator] = ProjectPodOperator
     if xcom:
