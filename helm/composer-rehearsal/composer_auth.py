@@ -6,7 +6,8 @@ Composer's Airflow API authenticates Google identities: a request carries the ca
 the chart's FAB auth manager plus exactly that: a bearer token that is not one of Airflow's own JWTs (the UI's
 sign-in, `POST /auth/token`) is checked with Google's OAuth2 API `tokeninfo` method (as its discovery document
 publishes it: POST https://www.googleapis.com/oauth2/v2/tokeninfo), and the verified email is the user,
-registered on first use with the role Composer gives new users (Op). The endpoint can be overridden
+registered on first use with the role Op (NEW_USER_ROLE_ENV changes it: Composer's own default for new users is
+its setting, not read from its documentation here). The endpoint can be overridden
 (TOKENINFO_URL_ENV): CI points it at the Google APIs double, which answers for the token gcloud is given there.
 
 Runs inside Airflow's image: standard library, Airflow and the FAB provider only.
