@@ -138,16 +138,34 @@ LEFTOVER = re.compile(r"(^|/)delivery-[0-9a-f]{6}[-:@]")
 
 
 def _forget_images(names: re.Pattern[str]) -> None:
-    """Remove the matching images from the node's containerd and from Docker."""
+    """Remove the matching images from the node's containerd (with the `sha256:ID` name the CRI gives each image,
+    and every such name left without an image name by earlier runs) and from Docker."""
     if CONTAINERD_SOCKET.exists() and shutil.which("ctr") is not None:
-        doomed = sorted(n for n in _containerd_names() if names.search(n))
+        listed = subprocess.run([*CONTAINERD, "images", "ls"], capture_output=True, text=True, timeout=120,
+                                check=True).stdout.splitlines()[1:]
+        digests = {line.split()[0]: line.split()[2] for line in listed if len(line.split()) > 2}
+        doomed = {n for n in digests if names.search(n)}
+        kept_ids = {_config_digest(d) for n, d in digests.items() if n not in doomed and not n.startswith("sha256:")}
+        doomed |= {n for n in digests if n.startswith("sha256:") and n not in kept_ids}
         if doomed:
-            subprocess.run([*CONTAINERD, "images", "rm", *doomed], capture_output=True, timeout=300)
-    listed = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True,
-                            text=True, timeout=120)
-    doomed = sorted(n for n in listed.stdout.split() if names.search(n))
-    if doomed:
-        subprocess.run(["docker", "rmi", "--force", *doomed], capture_output=True, timeout=300)
+            subprocess.run([*CONTAINERD, "images", "rm", *sorted(doomed)], capture_output=True, timeout=300)
+    listed_docker = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                                   capture_output=True, text=True, timeout=120)
+    in_docker = sorted(n for n in listed_docker.stdout.split() if names.search(n))
+    if in_docker:
+        subprocess.run(["docker", "rmi", "--force", *in_docker], capture_output=True, timeout=300)
+
+
+def _config_digest(manifest: str) -> str:
+    """The image ID (its config's digest) of a manifest, or of an index's first manifest, held by containerd."""
+    got = subprocess.run([*CONTAINERD, "content", "get", manifest], capture_output=True, text=True, timeout=60)
+    try:
+        document = json.loads(got.stdout)
+    except ValueError:
+        return ""
+    if document.get("manifests"):
+        return _config_digest(document["manifests"][0]["digest"])
+    return str((document.get("config") or {}).get("digest") or "")
 
 
 def test_one_requirement_added_is_rebuilt_and_delivered_by_layers(delivery: Delivery) -> None:
