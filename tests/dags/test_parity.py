@@ -78,33 +78,26 @@ def test_target_without_the_project_its_tasks_read(tmp_path: Path) -> None:
         in result.stdout
 
 
-def _one_task_dag(dags: Path, name: str, env: dict[str, str]) -> None:
-    shutil.copytree(REPO / "dags/common", dags / "common")
+def _one_task_dag(dags: Path, name: str, **task_kwargs: object) -> None:
+    """A DAG folder with the repository's helpers and one DAG `name` whose task `t` passes `task_kwargs`."""
+    if not (dags / "common").is_dir():
+        shutil.copytree(REPO / "dags/common", dags / "common")
     (dags / f"{name}.py").write_text(
-        f'"""Airflow DAG whose task sets its own environment."""\n'
+        f'"""Airflow DAG whose task sets some of its own arguments."""\n'
         "from common.utils import project_dag, project_task\n\n"
         f'with project_dag("example1", "{name}", output="output/x.csv"):\n'
-        f'    project_task("example1", "t", "example1/scripts/extract.py", env={env!r})\n')
+        f'    project_task("example1", "t", "example1/scripts/extract.py", **{task_kwargs!r})\n')
 
 
 def test_rehearsal_task_pointed_away_from_the_emulator(tmp_path: Path) -> None:
     """The emulator endpoint is the writer's (the provider) and the reader's (project_task) contract: a task
     that overrides it would talk to Cloud Storage from the rehearsal, and the check names it."""
-    _one_task_dag(tmp_path / "dags", "own_endpoint", {"STORAGE_EMULATOR_HOST": "http://elsewhere:1"})
+    _one_task_dag(tmp_path / "dags", "own_endpoint", env={"STORAGE_EMULATOR_HOST": "http://elsewhere:1"})
     result = run_cli("dags", "--target", "composer-rehearsal", "--no-server", "--dags-folder",
                      str(tmp_path / "dags"), timeout=600)
     assert result.returncode == 2, result.stdout + result.stderr
     assert ("own_endpoint.t: STORAGE_EMULATOR_HOST is 'http://elsewhere:1', target composer-rehearsal's GCS "
             "emulator needs 'http://gcs-emulator.airflow.svc.cluster.local:9023'") in result.stdout
-
-
-def _client_override_dag(dags: Path, **kwargs: str) -> None:
-    shutil.copytree(REPO / "dags/common", dags / "common")
-    (dags / "own_client.py").write_text(
-        '"""Airflow DAG whose task chooses how its worker reaches the cluster."""\n'
-        "from common.utils import project_dag, project_task\n\n"
-        'with project_dag("example1", "own_client", output="output/x.csv"):\n'
-        f'    project_task("example1", "t", "example1/scripts/extract.py", **{kwargs!r})\n')
 
 
 @pytest.mark.parametrize(("target", "kwargs", "expected"), [
@@ -121,7 +114,7 @@ def _client_override_dag(dags: Path, **kwargs: str) -> None:
 ])
 def test_task_that_overrides_how_workers_reach_the_cluster(tmp_path: Path, target: str, kwargs: dict[str, str],
                                                            expected: str) -> None:
-    _client_override_dag(tmp_path / "dags", **kwargs)
+    _one_task_dag(tmp_path / "dags", "own_client", **kwargs)
     result = run_cli("dags", "--target", target, "--no-server", "--dags-folder", str(tmp_path / "dags"),
                      timeout=600)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -132,24 +125,18 @@ def test_composer_changes_are_warnings_and_refusals_stop_the_check(tmp_path: Pat
     """A request below Autopilot's minimum is raised by Composer (the task runs): a warning, exit 0. One above its
     maximum is rejected (the task fails): a problem, exit 2."""
     dags = tmp_path / "dags"
-    shutil.copytree(REPO / "dags/common", dags / "common")
-    (dags / "sizes.py").write_text(
-        '"""Airflow DAG whose tasks ask for too little and too much."""\n'
-        "from common.utils import project_dag, project_task\n\n"
-        'with project_dag("example1", "sizes", output="output/x.csv"):\n'
-        '    project_task("example1", "t", "example1/scripts/extract.py", resources={"requests": '
-        '{"cpu": "10m", "memory": "64Mi"}})\n')
+    _one_task_dag(dags, "sizes", resources={"requests": {"cpu": "10m", "memory": "64Mi"}})
     small = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(dags), timeout=600)
     assert small.returncode == 0, small.stdout + small.stderr
     assert "warning: sizes.t: " in small.stdout and "changed by Composer:" in small.stdout
-    (dags / "sizes.py").write_text((dags / "sizes.py").read_text().replace('"10m"', '"40"'))
+    _one_task_dag(dags, "sizes", resources={"requests": {"cpu": "40", "memory": "64Mi"}})
     big = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(dags), timeout=600)
     assert big.returncode == 2, big.stdout + big.stderr
     assert "problem: sizes.t: " in big.stdout and "refused:" in big.stdout
 
 
 def test_cloud_task_pointed_at_an_emulator(tmp_path: Path) -> None:
-    _one_task_dag(tmp_path / "dags", "emulated", {"STORAGE_EMULATOR_HOST": "http://localhost:9023"})
+    _one_task_dag(tmp_path / "dags", "emulated", env={"STORAGE_EMULATOR_HOST": "http://localhost:9023"})
     result = run_cli("dags", "--target", "composer", "--no-server", "--dags-folder", str(tmp_path / "dags"),
                      timeout=600)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -182,7 +169,7 @@ def test_up_values_file_overriding_a_contract_variable_fails_the_check_and_nothi
     `up` remembers depends on the file, and the check itself writes nothing (only `render` writes files)."""
     monkeypatch.delenv("AUTOMATION_SETTINGS", raising=False)
     monkeypatch.setattr(paths, "STATE_ROOT", tmp_path / "state")
-    _one_task_dag(tmp_path / "dags", "plain", {})
+    _one_task_dag(tmp_path / "dags", "plain", env={})
     provider = provider_for(Runner(out=io.StringIO()), load_target("existing"))
     env = [{"name": k, "value": "/elsewhere" if k == "AUTOMATION_DATA_ROOT" else v}
            for k, v in provider.task_env().items()]
