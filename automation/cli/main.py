@@ -10,14 +10,15 @@ import os
 import sys
 from collections.abc import Sequence
 
-from automation.cli import dags, day2, doctor, e2e, images, lifecycle, task, tools
+from automation.cli import completion, dags, day2, doctor, e2e, images, lifecycle, task, tools
 from automation.cli.args import common, dry_run_modes
 from automation.cli.registry import HANDLERS, SPECS
+from automation.core import package
 from automation.core.errors import UserError
 from automation.core.runner import Runner, mask
 
 # Each module registers its commands when imported; the order is the order of `--help`.
-COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools, day2, doctor)
+COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools, day2, doctor, completion)
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,10 +29,14 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="automation", description=__doc__)
+    version = f"automation {package.version()}"
+    parser.add_argument("--version", action="version", version=version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for name, help_text, setup in SPECS:
         p = sub.add_parser(name, help=help_text, description=help_text)
         common(p)
+        # Also after a command: every nox session passes its arguments to one (`nox -s status -- --version`).
+        p.add_argument("--version", action="version", version=version, help=argparse.SUPPRESS)
         if setup:
             setup(p)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 from tests.conftest import REPO, fresh_clone, need
@@ -25,5 +26,12 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
     helped = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
     assert helped.stdout.startswith("usage: automation") and ",up,down," in helped.stdout
+    # Not a source tree: the version comes from the installed metadata, which carries pyproject.toml's.
+    version = tomllib.loads((clone / "pyproject.toml").read_text())["project"]["version"]
+    shown = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert shown.returncode == 0 and shown.stdout == f"automation {version}\n", shown.stderr
+    completion = subprocess.run([str(script), "completion", "bash"], capture_output=True, text=True, timeout=120,
+                                cwd=tmp_path)
+    assert completion.returncode == 0 and "complete -o filenames -F _shtab_automation automation" in completion.stdout
     bad = subprocess.run([str(script), "no-such-command"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
