@@ -17,6 +17,9 @@ import nox
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
+# A session whose Python is neither found nor downloadable (uv fetches one where it can) fails: nox's default
+# outside CI marks it skipped and exits 0, so `nox -s up` would look done and have done nothing.
+nox.options.error_on_missing_interpreters = True
 
 _here = os.path.dirname(os.path.abspath(__file__))
 # Byte-compile at install: every command starts a fresh interpreter, and importing Airflow and the kubernetes

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,22 @@ def test_a_session_refuses_a_stale_lock_before_installing(clone: Path) -> None:
     assert STALE in result.stdout + result.stderr
     assert not (clone / ".nox" / "status" / ".automation-installed").exists()
     assert (clone / "uv.lock").read_bytes() == (REPO / "uv.lock").read_bytes()
+
+
+def test_a_missing_interpreter_fails_the_session() -> None:
+    """What a user without Python 3.11 met: nox skipped `up` and exited 0, as if it had run. Run outside CI (nox's
+    default errors under CI only) and with no download, so that the interpreter is missing for sure."""
+    need(shutil.which("nox") is not None, "nox (the README's requirement)")
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "VIRTUAL_ENV", "NOX_DOWNLOAD_PYTHON")}
+    result = subprocess.run(["nox", "--force-python", "3.99", "--download-python", "never", "-s", "status", "--",
+                             "--help"], cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode != 0
+    assert "failed: Python interpreter 3.99 not found" in result.stderr
+    assert "skipped" not in result.stderr
+
+
+def test_version_through_a_session(clone: Path) -> None:
+    """`--version` after a command: a nox session passes its arguments to one."""
+    shown = nox(clone, "-s", "status", "--", "--version")
+    assert shown.returncode == 0
+    assert f"automation {tomllib.loads((clone / 'pyproject.toml').read_text())['project']['version']}" in shown.stdout
