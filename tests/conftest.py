@@ -4,6 +4,7 @@ a skip is never counted as a pass in CI."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,3 +87,11 @@ def fresh_clone(dest: Path) -> Path:
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, dest / name)
     return dest
+
+
+def nox_sessions() -> set[str]:
+    """The session names noxfile.py defines, as nox itself lists them."""
+    need(shutil.which("nox") is not None, "nox (the README's requirement)")
+    listed = subprocess.run(["nox", "--list"], cwd=REPO, capture_output=True, text=True, check=True, timeout=120)
+    # "* NAME -> doc" for the default selection, "- NAME -> doc" for the others (`--json` lists the default only).
+    return set(re.findall(r"^[*-] (\S+) ->", listed.stdout, re.M))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 
 from automation.cli.registry import command
 from automation.core.errors import UserError
@@ -33,5 +34,7 @@ def _tools(args: argparse.Namespace, runner: Runner) -> None:
     names = tuple(dict.fromkeys(args.names)) or PINNED_TOOLS
     with runner.step(f"pinned tools into {rel(TOOLS_BIN)}: {', '.join(names)}"):
         install_pinned(runner, names, mirror=args.mirror)
-    runner.say(f"tools: {rel(TOOLS_BIN)} is used before PATH by every command; add it to PATH for your shell "
-               f"(export PATH=\"$PWD/{rel(TOOLS_BIN)}:$PATH\")")
+    # The last line, alone: copied as is into a shell (or ~/.bashrc), from any folder.
+    runner.say(f"tools: {rel(TOOLS_BIN)} is used before PATH by every command; for kubectl, helm and minikube in "
+               "your shell, run:")
+    runner.say(f"export PATH={shlex.quote(str(TOOLS_BIN))}:\"$PATH\"")

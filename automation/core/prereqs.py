@@ -38,7 +38,7 @@ def _kubectl(text: str) -> str:
 
 
 def _pinned(name: str) -> str:
-    return f"run `python -m automation tools` ({name} {getattr(VERSIONS, name)}, sha256-checked, into .tools/bin)"
+    return f"run `nox -s tools` ({name} {getattr(VERSIONS, name)}, sha256-checked, into .tools/bin)"
 
 
 TOOLS = {

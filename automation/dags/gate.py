@@ -91,7 +91,8 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
     if proc.exit_code != 0 or not lines:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise UserError(f"the DAG parser process failed (exit {proc.exit_code}): {last}",
-                        "rerun with -v, or run `python -m automation.dags.gate --worker dags` to see the trace")
+                        "rerun with -v, or run `.nox/dags/bin/python -m automation.dags.gate --worker dags` to see "
+                        "the trace")
     data = json.loads(lines[-1][len(MARKER):])
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
                   warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],

@@ -27,7 +27,7 @@ def test_a_missing_required_tool_blocks_and_says_how_to_install(probe_for: Calla
     finding = check_tools(probe)
     assert finding.status == "blocker"
     assert "helm not found" in finding.message and "kubectl 0 is older than" in finding.message
-    assert "python -m automation tools" in finding.fix
+    assert "run `nox -s tools`" in finding.fix
 
 
 def test_an_unreachable_context_blocks_and_names_it(probe_for: Callable[..., Probe]) -> None:

@@ -38,6 +38,6 @@ def check_context(probe: Probe) -> Finding:
     why = skew(kubectl, server) if kubectl and server else None
     if why:
         return warn("context", f"{message}; {why}",
-                    "run `python -m automation tools` (the pinned kubectl), or install a kubectl within one "
+                    "run `nox -s tools` (the pinned kubectl), or install a kubectl within one "
                     f"minor version of {server}")
     return ok("context", message + (f", kubectl {kubectl} within the supported skew" if kubectl and server else ""))
