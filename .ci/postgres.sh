@@ -8,6 +8,10 @@ cd "$(dirname "$0")/.."
 host=${CI_HOST_FROM_PODS:-10.244.0.1}
 # Where pods' connections come from: the pod network, and on Minikube the node's network they are NATed to.
 networks=${CI_POD_NETWORKS:-10.244.0.0/16}
+# shellcheck source=.ci/guard.sh
+source .ci/guard.sh
+require_ci .ci/postgres.sh "installs PostgreSQL, opens it to the pod networks${1:+, drops its database airflow}" \
+  "CI=true bash .ci/postgres.sh${1:+ $1}"
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 as_postgres() { if [ "$(id -u)" -eq 0 ]; then su postgres -c "$1"; else (cd / && sudo -u postgres sh -c "$1"); fi; }
 add_line() { as_root grep -qxF -- "$2" "$1" || echo "$2" | as_root tee -a "$1" >/dev/null; }

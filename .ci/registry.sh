@@ -3,6 +3,10 @@
 # the stand-in for Minikube's registry addon or a kind local registry. The node's containerd pulls from
 # localhost registries over plain HTTP, and Docker pushes to 127.0.0.0/8 without TLS, so neither needs config.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=.ci/guard.sh
+source .ci/guard.sh
+require_ci .ci/registry.sh "installs docker-registry and starts it as root" "CI=true bash .ci/registry.sh"
 addr=${REGISTRY_ADDR:-127.0.0.1:5000}
 # Root here; a user with sudo on GitHub's runners.
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

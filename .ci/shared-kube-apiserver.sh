@@ -4,6 +4,10 @@
 # graceful stop drains for a minute, and a second server cannot bind the port before the first has exited), and
 # waits until it is gone; `start` brings back what is missing through up.sh.
 set -euo pipefail
+# shellcheck source=.ci/guard.sh
+source "$(dirname "$0")/guard.sh"
+require_ci .ci/shared-kube-apiserver.sh "kills or starts the shared Kubernetes API server" \
+  "CI=true bash .ci/shared-kube-apiserver.sh ${1:-stop|start} SHARED_DIR"
 action=${1:?usage: shared-kube-apiserver.sh stop|start SHARED_DIR}
 shared=${2:?usage: shared-kube-apiserver.sh stop|start SHARED_DIR}
 pid_file="${KUBE_HOME:-/var/tmp/kube-harness}/run/apiserver.pid"

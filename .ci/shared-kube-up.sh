@@ -3,6 +3,9 @@
 # .ci/cluster/shared-kube.sh at the start of CI, and by the cluster tests to bring the API server back after
 # stopping it on purpose (AUTOMATION_TEST_APISERVER_START).
 set -euo pipefail
+# shellcheck source=.ci/guard.sh
+source "$(dirname "$0")/guard.sh"
+require_ci .ci/shared-kube-up.sh "starts Kubernetes' daemons as root" "CI=true bash .ci/shared-kube-up.sh SHARED_DIR"
 shared=${1:?usage: shared-kube-up.sh SHARED_DIR}
 run_dir="${KUBE_HOME:-/var/tmp/kube-harness}/run"
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)

@@ -5,7 +5,9 @@
 # it needs, the settings overlay naming it, the address pods reach this host at) comes from
 # .ci/cluster/CLUSTER.sh. Installs what the tests need, then runs the README's `nox -s lint` and
 # `nox -s tests` (cluster tests included) and the targets matrix.
-# Usage: bash .ci/steps.sh shared-kube|minikube. Runs as root or as a user with sudo.
+# Usage: bash .ci/steps.sh shared-kube|minikube [--change-this-machine]. Runs as root or as a user with sudo.
+# It changes the machine (system packages, dockerd, iptables, PostgreSQL opened to the pod networks and its
+# database airflow dropped, a registry): it runs where CI=true, or with --change-this-machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cluster=${1:-}
@@ -15,7 +17,19 @@ if [ -z "$cluster" ] || [ ! -f ".ci/cluster/$cluster.sh" ]; then
   echo "error: name the cluster: bash .ci/steps.sh CLUSTER, CLUSTER one of: ${known[*]%.sh}" >&2
   exit 2
 fi
-export CI=${CI:-true}
+# shellcheck source=.ci/guard.sh
+source .ci/guard.sh
+case "${2:-}" in
+  "") ;;
+  --change-this-machine) export CI=true ;;
+  *) echo "error: unknown option $2: the only one is --change-this-machine" >&2; exit 2 ;;
+esac
+require_ci .ci/steps.sh "installs system packages, starts dockerd and a registry, adds iptables rules, opens \
+PostgreSQL to the pod networks and drops its database airflow" "bash .ci/steps.sh $cluster --change-this-machine"
+# Every script and test below sees a CI run (.ci/postgres.sh and .ci/registry.sh ask for it too).
+export CI=true
+# What this clone's earlier runs left running, by recorded pid: before this run starts its own.
+ci_stop_leftovers
 t0=$SECONDS
 step() { echo "== [ci $((SECONDS - t0))s] $*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -103,10 +117,9 @@ export AUTOMATION_REHEARSAL_TARGET=ci-rehearsal
 export AUTOMATION_TEST_RESET_DB="bash $PWD/.ci/postgres.sh --reset"
 export AIRFLOW_CHART_DIR="$CI_CHART_DIR"
 
-# A machine that ran CI before may hold what an interrupted run left: its targets, the UI port-forwards of its
-# clone (they would hold the ports this run's `up` forwards), and a metadata database whose values are encrypted
+# A machine that ran CI before may hold what an interrupted run left: its targets (their port-forwards were
+# stopped at the start, by pid), and a metadata database whose values are encrypted
 # with a Fernet key purged since. The run starts from nothing, as on a new machine.
-pkill -f "automation.k8s.forward_loop" || true
 if kubectl get namespace airflow composer-user-workloads --ignore-not-found -o name | grep -q .; then
   step "leftovers of an earlier run on this machine: down --purge of the CI targets"
   nox -s down -- --target ci-rehearsal --purge --yes

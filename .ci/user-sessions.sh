@@ -5,6 +5,10 @@
 # Needs what .ci/steps.sh set up: the cluster, AUTOMATION_SETTINGS naming the ci target, PostgreSQL, a registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=.ci/guard.sh
+source .ci/guard.sh
+require_ci .ci/user-sessions.sh "purges target ci and drops PostgreSQL's database airflow" \
+  "CI=true bash .ci/user-sessions.sh"
 base=${WORKER_BASE_IMAGE:-local/worker-base:bookworm-py311}
 ca=()
 [ -f /etc/ssl/certs/ca-certificates.crt ] && ca=(--ca-bundle /etc/ssl/certs/ca-certificates.crt)

@@ -65,8 +65,9 @@ cluster_registry() {
     'from automation.settings import load_target; print(load_target("local").minikube.profile)')
   minikube addons enable registry -p "$profile"
   kubectl -n kube-system rollout status deployment/registry --timeout=180s
-  (nohup kubectl -n kube-system port-forward --address 127.0.0.1 service/registry 5000:80 \
-    >/tmp/registry-port-forward.log 2>&1 &)
+  nohup kubectl -n kube-system port-forward --address 127.0.0.1 service/registry 5000:80 \
+    >/tmp/registry-port-forward.log 2>&1 &
+  ci_started $! "port-forward --address 127.0.0.1 service/registry"
   for _ in $(seq 30); do curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && return 0; sleep 1; done
   echo "error: the registry addon does not answer on 127.0.0.1:5000: see /tmp/registry-port-forward.log" >&2
   return 1
