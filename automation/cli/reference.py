@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -205,25 +206,29 @@ def _anchor(title: str) -> str:
     return re.sub(r"[^\w\- ]", "", title).strip().lower().replace(" ", "-")
 
 
-def readme_section(title: str) -> str:
-    """One `## TITLE` section of README.md, up to the next `## ` heading: the docs show the README's own text."""
+def readme_section(title: str, page: str = "index.md") -> str:
+    """One `## TITLE` section of README.md, up to the next `## ` heading: the docs show the README's own text. Its
+    links into docs/ are made relative to `page` (a path under docs/), where the section is shown."""
     lines = (REPO_ROOT / "README.md").read_text().splitlines()
     start = lines.index(f"## {title}")
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    return "\n".join(lines[start + 1 : end]).strip()
+    section = "\n".join(lines[start + 1 : end]).strip()
+    up = "../" * page.count("/")
+    return re.sub(r"\]\(docs/", f"]({up}", section)
 
 
 # Where a page of docs/ takes a generated part: the marker, alone on its line, is replaced at build time.
-MARKERS = {
-    "<!-- generated: cli -->": cli_reference,
-    "<!-- generated: targets.yaml -->": targets_reference,
-    "<!-- readme: Quickstart -->": lambda: readme_section("Quickstart"),
+MARKERS: dict[str, Callable[[str], str]] = {
+    "<!-- generated: cli -->": lambda page: cli_reference(),
+    "<!-- generated: targets.yaml -->": lambda page: targets_reference(),
+    "<!-- readme: Quickstart -->": lambda page: readme_section("Quickstart", page),
 }
 
 
-def expand_markers(markdown: str) -> str:
-    """A page's markdown with each marker replaced by what it stands for (the MkDocs hook's one job)."""
+def expand_markers(markdown: str, page: str = "index.md") -> str:
+    """The markdown of `page` (its path under docs/) with each marker replaced by what it stands for: the MkDocs
+    hook's one job."""
     for marker, make in MARKERS.items():
         if marker in markdown:
-            markdown = markdown.replace(marker, make())
+            markdown = markdown.replace(marker, make(page))
     return markdown

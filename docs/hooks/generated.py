@@ -9,5 +9,5 @@ from typing import Any
 from automation.cli.reference import expand_markers
 
 
-def on_page_markdown(markdown: str, **_: Any) -> str:
-    return expand_markers(markdown)
+def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
+    return expand_markers(markdown, page.file.src_uri)

@@ -99,7 +99,7 @@ def test_every_marker_a_page_uses_is_replaced_and_every_generator_is_used() -> N
     for page in DOCS.rglob("*.md"):
         text = page.read_text()
         used |= {marker for marker in reference.MARKERS if marker in text}
-        expanded = reference.expand_markers(text)
+        expanded = reference.expand_markers(text, page.relative_to(DOCS).as_posix())
         assert "<!-- generated:" not in expanded and "<!-- readme:" not in expanded, page
     assert used == set(reference.MARKERS)
 
@@ -107,5 +107,12 @@ def test_every_marker_a_page_uses_is_replaced_and_every_generator_is_used() -> N
 def test_the_tutorial_shows_the_readme_quickstart_as_it_is() -> None:
     quickstart = reference.readme_section("Quickstart")
     assert "nox -s up" in quickstart and "## " not in quickstart
-    page = reference.expand_markers((DOCS / "tutorials" / "first-hour.md").read_text())
+    page = reference.expand_markers((DOCS / "tutorials" / "first-hour.md").read_text(), "tutorials/first-hour.md")
     assert quickstart in page
+
+
+def test_the_readmes_links_into_docs_work_from_the_page_that_shows_them(monkeypatch, tmp_path) -> None:
+    (tmp_path / "README.md").write_text("## Quickstart\nSee [the CLI](docs/reference/cli.md), [x](LICENSE).\n## Next\n")
+    monkeypatch.setattr(reference, "REPO_ROOT", tmp_path)
+    shown = reference.readme_section("Quickstart", "tutorials/first-hour.md")
+    assert shown == "See [the CLI](../reference/cli.md), [x](LICENSE)."
