@@ -3,7 +3,7 @@
 # and GitHub's ubuntu-24.04 runners (.github/workflows/ci.yml, job `local`, cluster minikube). Every step and
 # its order is this script's; what differs with the cluster (its client tools, starting it, the Airflow images
 # it needs, the settings overlay naming it, the address pods reach this host at) comes from
-# .ci/cluster/CLUSTER.sh. Installs what the tests need, then runs the README's `nox -s lint` and
+# .ci/cluster/CLUSTER.sh. Installs what the tests need, then runs `nox -s lint`, `nox -s docs` and
 # `nox -s tests` (cluster tests included) and the targets matrix.
 # Usage: bash .ci/steps.sh shared-kube|minikube [--change-this-machine]. Runs as root or as a user with sudo.
 # It changes the machine (system packages, dockerd, iptables, PostgreSQL opened to the pod networks and its
@@ -130,6 +130,8 @@ bash .ci/postgres.sh --reset
 
 step "lint"
 nox -s lint
+step "docs (nox -s docs: the site built strictly)"
+nox -s docs
 
 if [ -z "${WORKER_BASE_IMAGE:-}" ]; then
   step "worker images' base (debootstrap; no registry to pull one from)"

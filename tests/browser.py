@@ -27,9 +27,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 VIEWPORT = {"width": 1100, "height": 640}  # small pictures, still every column of the DAG list
 ARTIFACTS = REPO / ".state" / "test-artifacts" / "browser"
-# `AUTOMATION_README_PICTURES=1` copies the two pictures the README shows from the run (one command regenerates them:
-# README "The UI in a browser").
-README_PICTURES = REPO / ".github" / "readme"
+# `AUTOMATION_README_PICTURES=1` copies the two pictures the documentation shows from the run (one command
+# regenerates them: docs/how-to/day2.md "The UI in a browser").
+README_PICTURES = REPO / "docs" / "assets"
 
 
 def chromium() -> str:

@@ -1,5 +1,5 @@
-"""Secrets cannot be committed by accident: every project secret file the README names (secret.env and its
-per-target secret.TARGET.env) and the local settings overlay it calls git-ignored are ignored, the committed
+"""Secrets cannot be committed by accident: every project secret file the documentation names (secret.env and
+its per-target secret.TARGET.env) and the local settings overlay it calls git-ignored are ignored, the committed
 templates are not."""
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO, need
+from tests.documentation import documentation_text
 
-README = (REPO / "README.md").read_text()
+DOCUMENTATION = documentation_text()
 
 
 def ignored(path: str) -> bool:
     return subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 0
 
 
-def test_the_readme_names_the_secret_files_this_test_checks() -> None:
-    assert "secret.TARGET.env" in README and "`k8s/NAME/secret.env`" in README
-    assert re.search(r"git-ignored overlay, for example `gcp\.yaml`", README)
+def test_the_documentation_names_the_secret_files_this_test_checks() -> None:
+    assert "secret.TARGET.env" in DOCUMENTATION and "`k8s/NAME/secret.env`" in DOCUMENTATION
+    assert re.search(r"git-ignored overlay, for example `gcp\.yaml`", DOCUMENTATION)
 
 
 @pytest.mark.parametrize("path", ["k8s/example1/secret.env", "k8s/example1/secret.gke.env",

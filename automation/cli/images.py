@@ -8,13 +8,16 @@ from pathlib import Path
 from automation.cli.args import target_of
 from automation.cli.registry import command
 from automation.core.runner import Runner
+from automation.core.versions import VERSIONS
 
 
 def _images_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", action="append", default=[], metavar="NAME",
                    help="build only this image (repeatable; also the way to build a MANUAL one)")
     p.add_argument("--build-only", action="store_true", help="build, but do not load into the cluster")
-    p.add_argument("--base-image", metavar="IMAGE", help="base image instead of the Dockerfile's python:3.12-slim")
+    p.add_argument("--base-image", metavar="IMAGE",
+                   help=f"base image instead of targets.yaml's images.base_image, or else the pinned default "
+                        f"{VERSIONS.worker_base_image.split('@')[0]} (by digest, automation/core/versions.py)")
     p.add_argument("--ca-bundle", metavar="FILE", type=Path,
                    help="extra CA bundle trusted during the build (an intercepting proxy); not kept in the image")
     p.add_argument("--installer", choices=("uv", "pip"), default="uv", help=argparse.SUPPRESS)

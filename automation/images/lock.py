@@ -78,10 +78,10 @@ def read_lock(path: Path) -> list[LockEntry]:
             via.append(_needer(stripped[len("#   "):]))
         elif not stripped.startswith("#") and stripped:
             raise UserError(f"{rel(path)}: cannot read the line {stripped[:60]!r}",
-                            "re-lock with `uv pip compile --generate-hashes` (see README, Worker images)")
+                            "re-lock with `uv pip compile --generate-hashes` (see docs/how-to/worker-images.md)")
     close()
     if not entries:
-        raise UserError(f"{rel(path)} pins no package", "re-lock the image (see README, Worker images)")
+        raise UserError(f"{rel(path)} pins no package", "re-lock the image (see docs/how-to/worker-images.md)")
     return entries
 
 

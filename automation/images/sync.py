@@ -47,7 +47,8 @@ def images(runner: Runner, target: Target, *, only: Iterable[str] = (), build_on
     known = discover()
     chosen = select(known, only)
     if not chosen:
-        raise UserError("no image to build under images/", "add images/NAME/requirements.in and its lock (see README)")
+        raise UserError("no image to build under images/",
+                        "add images/NAME/requirements.in and its lock (see docs/how-to/worker-images.md)")
     loader = None
     if not build_only:
         loader = loader_for(runner, target, (provider or provider_for(runner, target)).cluster)

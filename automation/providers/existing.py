@@ -56,4 +56,4 @@ def node_folders_fix(stuck: str, image: str, namespace: str) -> str:
     if stuck.startswith("not scheduled"):
         return (f"free the node (`kubectl get pods -A` shows what holds it; another target's Airflow can be "
                 f"stopped with `nox -s down -- --target NAME`), then run `up` again (namespace {namespace})")
-    return f"check that {image} is available to the cluster (README: Air-gapped)"
+    return f"check that {image} is available to the cluster (docs/how-to/air-gapped.md)"

@@ -60,7 +60,7 @@ class GkeProvider(Provider):
                    if not getattr(self.gke, k)]
         if missing:
             raise UserError(f"target {self.target.name}: {', '.join(missing)} not set",
-                            "set them in a settings overlay (README: Deploying to GKE)")
+                            "set them in a settings overlay (docs/how-to/gke.md)")
 
     def ensure_cluster(self) -> None:
         gke = self.gke

@@ -151,7 +151,7 @@ def converge(runner: Runner, wanted: list[Piece]) -> dict[str, str]:
             runner.ok(f"{piece.name}: present")
             outcome[piece.name] = "present"
             continue
-        runner.run(piece.make, timeout=300, fix="check your rights on the project (README: Deploying to GKE)")
+        runner.run(piece.make, timeout=300, fix="check your rights on the project (docs/how-to/gke.md)")
         outcome[piece.name] = "created"
     return outcome
 

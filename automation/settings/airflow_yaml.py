@@ -169,11 +169,11 @@ def _validated(path: Path) -> AirflowFile:
                         "fix the YAML syntax") from None
     if not isinstance(data, dict):
         raise UserError(f"{rel(path)}: expected a mapping with {', '.join(KINDS)}, got {type(data).__name__}",
-                        "see README: Connections, variables and pools")
+                        "see docs/how-to/connections.md")
     try:
         return AirflowFile.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_describe(exc, path), "see README: Connections, variables and pools") from None
+        raise UserError(_describe(exc, path), "see docs/how-to/connections.md") from None
 
 
 def _describe(exc: ValidationError, path: Path) -> str:

@@ -155,8 +155,9 @@ class Images:
     # this machine's Docker into `ctr images import`), and its namespace (the CRI's is k8s.io).
     containerd_socket: str | None = None
     containerd_namespace: str = "k8s.io"
-    # The base of images built here (worker images, the rehearsal's GCS emulator) when not the Dockerfile's
-    # python:3.12-slim: a mirror, or an image pinned by digest. `images --base-image` overrides it.
+    # The base of images built here (worker images, the rehearsal's GCS emulator) instead of the pinned default
+    # (automation/core/versions.py worker_base_image): a mirror, or an image pinned by digest. `images --base-image`
+    # overrides it.
     base_image: str | None = None
     # A CA bundle trusted while building (an intercepting proxy); `images --ca-bundle` overrides it.
     ca_bundle: str | None = None

@@ -64,7 +64,8 @@ class MinikubeCopy:
     def __call__(self, ref: str) -> None:
         profile = self.target.minikube.profile if self.target.minikube else "airflow"
         # `image load` copies through the node's runtime, unlike `docker-env`, which would need every build to
-        # happen inside the node's Docker (and work only with the docker runtime): see README.
+        # happen inside the node's Docker (and work only with the docker runtime): see
+        # docs/explanation/worker-images.md.
         self.runner.run(["minikube", "image", "load", ref, "-p", profile], timeout=1800, heartbeat=30,
                         fix=f"check that minikube profile {profile} is running ({self.target.command('status')})")
 
