@@ -216,6 +216,13 @@ class Helm:
         else:
             self.runner.run([*self._base(), "rollback", release.name, "--wait", "--timeout", "10m"], timeout=660)
 
+    def rollback(self, revision: int) -> None:
+        """Back to `revision` of the release (its manifests and values as they were)."""
+        self._stored = None
+        self.runner.run([*self._base(), "rollback", self.target.release, str(revision), "--wait", "--timeout",
+                         f"{self.target.ready_timeout}s"], timeout=self.target.ready_timeout + 60, stream=True,
+                        heartbeat=20, fix=f"see the pods' state: {self.target.command('status')}")
+
     def upgrade(self, chart: ChartRef, values_file: Path) -> None:
         self._stored = None
         self.runner.run(

@@ -22,6 +22,7 @@ from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import components, wait_ready
+from automation.providers.airflow_upgrade import metadata_database, upgrade_safely, version_change
 from automation.providers.cluster import Cluster
 from automation.providers.helm_status import cluster_rows
 
@@ -161,7 +162,14 @@ class HelmRelease:
             return "unchanged"
         runner.say(f"    upgrade needed: {reason}")
         values_file = provider.write_values(self.values)
-        helm.upgrade(self.chart, values_file)
+        change = version_change(release, helm.deployed_values() if release else None, self.values,
+                                target.chart.version)
+        if change is None or release is None or runner.server_dry_run:
+            helm.upgrade(self.chart, values_file)
+        else:
+            reason = upgrade_safely(provider, release, change, metadata_database(provider, self.cluster),
+                                    upgrade=lambda: helm.upgrade(self.chart, values_file), verify=self._verify,
+                                    rollback=helm.rollback)
         if runner.server_dry_run:
             state = self.cluster.state()
             if not isinstance(state, LiveCluster):
@@ -169,6 +177,14 @@ class HelmRelease:
                                 f"check the target's cluster (`{provider.target.command('status')}`), or use --dry-run")
             helm.validate(self.chart, values_file, state)
         return reason
+
+
+    def _verify(self) -> None:
+        """After an upgrade: every component Ready on the new version."""
+        state = self.cluster.state()
+        if not isinstance(state, LiveCluster):
+            raise UserError(f"the cluster does not answer after the upgrade ({state.why})")
+        wait_ready(self.provider.runner, state, self.provider.target)
 
 
 class HelmDeployer:
