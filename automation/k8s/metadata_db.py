@@ -19,7 +19,9 @@ from automation.core.runner import Runner, register_secret
 from automation.settings.model import Target
 
 REVISION_SQL = "SELECT version_num FROM alembic_version"
-EMPTY_SQL = "DROP SCHEMA public CASCADE; CREATE SCHEMA public"
+# Airflow's components keep connections open (and locks with them): they are closed first, the pools reconnect.
+EMPTY_SQL = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database() "
+             "AND pid <> pg_backend_pid(); DROP SCHEMA public CASCADE; CREATE SCHEMA public")
 
 
 class MetadataDatabase(Protocol):

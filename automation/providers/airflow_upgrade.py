@@ -4,7 +4,7 @@
 forward from `up` (a database migrated by the newer version does not run under the older one). Otherwise the
 metadata database is backed up first, Helm upgrades (the chart's migration job runs as its post-upgrade hook, so
 a failed migration fails the upgrade), and the components must then be Ready. When any of that fails, the
-release goes back to its previous revision and the backup is restored: the old version runs with its data.
+release goes back to its previous revision, the backup is restored, and the old version must be Ready again.
 """
 
 from __future__ import annotations
@@ -107,12 +107,19 @@ def upgrade_safely(provider: Provider, release: Release, change: VersionChange, 
         verify()
     except UserError as failure:
         runner.say(f"    upgrade failed: {failure.problem}")
-        with runner.step(f"rollback to revision {release.revision} (Airflow {change.airflow_from}) and restore"):
+        with runner.step(f"rollback to revision {release.revision} (Airflow {change.airflow_from}), the database "
+                         f"restored from {backup}"):
             rollback(release.revision)
             database.restore(backup)
-        raise UserError(f"the upgrade ({change.line}) failed and was undone: release {target.release} is back at "
-                        f"revision {release.revision} (Airflow {change.airflow_from}) with its database restored "
-                        f"from {backup}; nothing was lost",
+            undone = f"release {target.release} is back at revision {release.revision} (Airflow {change.airflow_from})"
+            try:
+                verify()
+            except UserError as still:
+                raise UserError(f"the upgrade ({change.line}) failed ({failure.problem[:160]}); {undone} and its "
+                                f"database restored from {backup}, but it is not Ready: {still.problem}",
+                                f"see the pods: `{target.command('status')}`") from None
+        raise UserError(f"the upgrade ({change.line}) failed and was undone: {undone}, Ready, with its database "
+                        f"restored from {backup}; nothing was lost",
                         f"read the failure above ({failure.problem[:160]}), fix it, then "
                         f"`{target.command('up')}` again") from None
     runner.ok(f"upgraded ({change.line}); the backup stays in {backup}")

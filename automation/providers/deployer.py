@@ -184,7 +184,9 @@ class HelmRelease:
         state = self.cluster.state()
         if not isinstance(state, LiveCluster):
             raise UserError(f"the cluster does not answer after the upgrade ({state.why})")
-        wait_ready(self.provider.runner, state, self.provider.target)
+        # A version change restarts every component after a migration: never less than 5 minutes for that.
+        wait_ready(self.provider.runner, state, self.provider.target,
+                   timeout=max(self.provider.target.ready_timeout, 300))
 
 
 class HelmDeployer:
