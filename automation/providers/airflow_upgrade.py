@@ -21,6 +21,8 @@ from automation.core.errors import UserError
 from automation.k8s.airflow_secrets import external_db_url
 from automation.k8s.helm import Release
 from automation.k8s.metadata_db import ChartDatabase, ExternalDatabase, MetadataDatabase
+from automation.k8s.objects import ConfigMap
+from automation.settings.model import Target
 
 if TYPE_CHECKING:
     from automation.providers.base import Provider
@@ -51,16 +53,33 @@ class VersionChange:
         return ", ".join(parts)
 
 
-def version_change(release: Release | None, deployed: dict[str, Any] | None, values: dict[str, Any],
+def record(target: Target, values: dict[str, Any]) -> ConfigMap:
+    """What runs, kept beside the release: after `down` (which removes the release, and Helm's history with it,
+    but keeps the database) the next `up` still knows what version the database was migrated by."""
+    return ConfigMap(f"{target.release}-deployed-versions", target.namespace,
+                     {"airflow": str(values.get("airflowVersion") or ""), "chart": target.chart.version})
+
+
+def previous_versions(release: Release | None, deployed: dict[str, Any] | None,
+                      recorded: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(Airflow, chart) of what ran last: the deployed release's, else the record `up` left; None when neither
+    (a first install, or an environment made before the record existed and since taken down)."""
+    if release is not None and release.status == "deployed" and deployed and deployed.get("airflowVersion"):
+        return str(deployed["airflowVersion"]), release.chart_version
+    data = (recorded or {}).get("data") or {}
+    if data.get("airflow"):
+        return str(data["airflow"]), str(data.get("chart") or "")
+    return None
+
+
+def version_change(previous: tuple[str, str] | None, values: dict[str, Any],
                    chart_version: str) -> VersionChange | None:
-    """What moves when `values` replace a deployed release's; None for a first install, a release that is not
-    deployed (recovered first), or the same versions."""
-    if release is None or release.status != "deployed" or deployed is None:
+    """What moves when `values` are applied; None for a first install or the same versions."""
+    if previous is None:
         return None
-    chart_from = release.chart_version
-    airflow_from = str(deployed.get("airflowVersion") or "")
+    airflow_from, chart_from = previous
     airflow_to = str(values.get("airflowVersion") or "")
-    if not airflow_from or (airflow_from == airflow_to and chart_from == chart_version):
+    if airflow_from == airflow_to and chart_from == chart_version:
         return None
     return VersionChange(airflow_from, airflow_to, chart_from, chart_version)
 
@@ -77,10 +96,11 @@ def backup_file(provider: Provider, change: VersionChange, revision: str | None)
     return provider.state_dir() / "backups" / f"{stamp}-airflow-{change.airflow_from}-{revision or 'empty'}.sql"
 
 
-def upgrade_safely(provider: Provider, release: Release, change: VersionChange, database: MetadataDatabase, *,
-                   upgrade: Callable[[], None], verify: Callable[[], None], rollback: Callable[[int], None]) -> str:
-    """Refuse a downgrade, back up, upgrade, verify; on a failure roll back to the release's revision and
-    restore. Why it changed."""
+def upgrade_safely(provider: Provider, release: Release | None, change: VersionChange, database: MetadataDatabase,
+                   *, upgrade: Callable[[], None], verify: Callable[[], None],
+                   rollback: Callable[[int | None], None]) -> str:
+    """Refuse a downgrade, back up, upgrade, verify; on a failure roll back to the release's revision (None: the
+    release was not installed, and is removed again) and restore. Why it changed."""
     runner, target = provider.runner, provider.target
     runner.say(f"    version change: {change.line}")
     try:
@@ -89,6 +109,10 @@ def upgrade_safely(provider: Provider, release: Release, change: VersionChange, 
         if not runner.dry_run:
             raise
         revision = "(unread in a dry run)"
+    if revision is None:  # no Airflow tables: nothing to keep, nothing a downgrade could break
+        runner.say("    the metadata database has no Airflow schema yet: nothing to back up")
+        upgrade()
+        return change.line
     if change.downgrade:
         raise UserError(f"refusing to downgrade Airflow {change.airflow_from} -> {change.airflow_to}: the metadata "
                         f"database is at revision {revision} (Airflow {change.airflow_from}'s schema), which "
@@ -98,8 +122,9 @@ def upgrade_safely(provider: Provider, release: Release, change: VersionChange, 
     with runner.step(f"backup of {database.where} (schema revision {revision}) to {backup}"):
         database.backup(backup)
     if runner.dry_run:
-        runner.plan(f"upgrade ({change.line}); the components Ready; on a failure: helm rollback "
-                    f"{target.release} {release.revision}, then the database restored from the backup")
+        back = f"helm rollback {target.release} {release.revision}" if release else f"helm uninstall {target.release}"
+        runner.plan(f"upgrade ({change.line}); the components Ready; on a failure: {back}, then the database "
+                    "restored from the backup")
         upgrade()
         return change.line
     try:
@@ -107,18 +132,22 @@ def upgrade_safely(provider: Provider, release: Release, change: VersionChange, 
         verify()
     except UserError as failure:
         runner.say(f"    upgrade failed: {failure.problem}")
-        with runner.step(f"rollback to revision {release.revision} (Airflow {change.airflow_from}), the database "
-                         f"restored from {backup}"):
-            rollback(release.revision)
+        previous = release.revision if release else None
+        before = (f"revision {previous} (Airflow {change.airflow_from})" if previous
+                  else "not installed, as before")
+        with runner.step(f"release back to {before}, the database restored from {backup}"):
+            rollback(previous)
             database.restore(backup)
-            undone = f"release {target.release} is back at revision {release.revision} (Airflow {change.airflow_from})"
+            undone = f"release {target.release} is back at {before}"
             try:
-                verify()
+                if previous:
+                    verify()
             except UserError as still:
                 raise UserError(f"the upgrade ({change.line}) failed ({failure.problem[:160]}); {undone} and its "
                                 f"database restored from {backup}, but it is not Ready: {still.problem}",
                                 f"see the pods: `{target.command('status')}`") from None
-        raise UserError(f"the upgrade ({change.line}) failed and was undone: {undone}, Ready, with its database "
+        ready = ", Ready," if previous else ""
+        raise UserError(f"the upgrade ({change.line}) failed and was undone: {undone}{ready} with its database "
                         f"restored from {backup}; nothing was lost",
                         f"read the failure above ({failure.problem[:160]}), fix it, then "
                         f"`{target.command('up')}` again") from None

@@ -18,11 +18,18 @@ import yaml
 
 from automation.airflow.endpoint import Endpoint
 from automation.core.errors import UserError
+from automation.k8s.apply import ensure
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import components, wait_ready
-from automation.providers.airflow_upgrade import metadata_database, upgrade_safely, version_change
+from automation.providers.airflow_upgrade import (
+    metadata_database,
+    previous_versions,
+    record,
+    upgrade_safely,
+    version_change,
+)
 from automation.providers.cluster import Cluster
 from automation.providers.helm_status import cluster_rows
 
@@ -156,20 +163,29 @@ class HelmRelease:
             helm.recover(release)
             release = helm.release()
         reason = helm.needs_upgrade(release, self.values)
+        state = self.cluster.state()
+        kept = record(target, self.values).render()
         if reason is None:
             runner.ok(f"release {target.release} revision {release.revision if release else '?'} "
                       "already runs this chart with these values")
+            if isinstance(state, LiveCluster):
+                ensure(runner, state, kept)
             return "unchanged"
         runner.say(f"    upgrade needed: {reason}")
         values_file = provider.write_values(self.values)
-        change = version_change(release, helm.deployed_values() if release else None, self.values,
-                                target.chart.version)
-        if change is None or release is None or runner.server_dry_run:
+        recorded = state.get("ConfigMap", kept["metadata"]["name"], target.namespace) \
+            if isinstance(state, LiveCluster) else None
+        change = version_change(previous_versions(release, helm.deployed_values() if release else None, recorded),
+                                self.values, target.chart.version)
+        if change is None or runner.server_dry_run:
             helm.upgrade(self.chart, values_file)
         else:
-            reason = upgrade_safely(provider, release, change, metadata_database(provider, self.cluster),
-                                    upgrade=lambda: helm.upgrade(self.chart, values_file), verify=self._verify,
-                                    rollback=helm.rollback)
+            reason = upgrade_safely(
+                provider, release, change, metadata_database(provider, self.cluster),
+                upgrade=lambda: helm.upgrade(self.chart, values_file), verify=self._verify,
+                rollback=lambda revision: helm.rollback(revision) if revision else helm.uninstall())
+        if isinstance(state, LiveCluster):
+            ensure(runner, state, kept)
         if runner.server_dry_run:
             state = self.cluster.state()
             if not isinstance(state, LiveCluster):

@@ -490,6 +490,12 @@ def test_a_downgrade_is_refused_and_changes_nothing(env: Any, tmp_path: Any) -> 
     assert f"refusing to downgrade Airflow {upgrade_version()} -> " in result.stderr
     assert f"revision {database_revision(target)}" in result.stderr
     assert resource_versions(state, target) == versions and helm_revisions(target) == revisions
+    # `down` removes the release and Helm's history; the database and the record `up` left stay.
+    down = cli("down")
+    assert down.returncode == 0, down.stderr
+    again = cli("up", "--skip-dags-check")
+    assert again.returncode == 2 and f"refusing to downgrade Airflow {upgrade_version()} -> " in again.stderr
+    assert helm_revisions(target) == []
 
 
 def helm_revisions(target: Any) -> list[str]:

@@ -14,7 +14,13 @@ from automation.core.runner import Runner
 from automation.k8s.helm import Release
 from automation.k8s.metadata_db import ExternalDatabase
 from automation.providers import Provider
-from automation.providers.airflow_upgrade import VersionChange, upgrade_safely, version_change
+from automation.providers.airflow_upgrade import (
+    VersionChange,
+    previous_versions,
+    record,
+    upgrade_safely,
+    version_change,
+)
 from tests.postgres_server import Postgres, started
 
 RELEASE = Release("airflow", "deployed", "airflow-1.21.0", 7)
@@ -43,15 +49,27 @@ def db(server: Postgres) -> ExternalDatabase:
     return ExternalDatabase(Runner(out=io.StringIO()), server.url)
 
 
-def test_version_change_is_read_from_the_deployed_values() -> None:
-    assert version_change(None, None, {"airflowVersion": "3.3.2"}, "1.21.0") is None
+def test_version_change_is_read_from_the_deployed_release_else_the_record() -> None:
     same = {"airflowVersion": "3.2.0"}
-    assert version_change(RELEASE, same, same, "1.21.0") is None
-    change = version_change(RELEASE, same, {"airflowVersion": "3.3.2"}, "1.21.0")
+    assert previous_versions(None, None, None) is None  # a first install
+    assert version_change(None, {"airflowVersion": "3.3.2"}, "1.21.0") is None
+    deployed = previous_versions(RELEASE, same, {"data": {"airflow": "3.1.0", "chart": "1.20.0"}})
+    assert deployed == ("3.2.0", "1.21.0")  # the release wins over the record
+    assert version_change(deployed, same, "1.21.0") is None
+    change = version_change(deployed, {"airflowVersion": "3.3.2"}, "1.21.0")
     assert change == VersionChange("3.2.0", "3.3.2", "1.21.0", "1.21.0")
     assert change.line == "Airflow 3.2.0 -> 3.3.2" and not change.downgrade
-    assert version_change(RELEASE, same, same, "1.22.0").line == "chart 1.21.0 -> 1.22.0"  # type: ignore[union-attr]
+    assert version_change(deployed, same, "1.22.0").line == "chart 1.21.0 -> 1.22.0"  # type: ignore[union-attr]
     assert VersionChange("3.3.2", "3.2.0", "1.21.0", "1.21.0").downgrade
+    # After `down` (no release, no Helm history) the record `up` left says what migrated the database.
+    assert previous_versions(None, None, {"data": {"airflow": "3.3.2", "chart": "1.21.0"}}) == ("3.3.2", "1.21.0")
+
+
+def test_the_record_is_what_previous_versions_reads(build: Callable[..., Provider]) -> None:
+    provider = build("local")
+    kept = record(provider.target, {"airflowVersion": "3.3.2"}).render()
+    assert kept["metadata"]["name"] == f"{provider.target.release}-deployed-versions"
+    assert previous_versions(None, None, kept) == ("3.3.2", provider.target.chart.version)
 
 
 def test_a_downgrade_is_refused_naming_both_versions_and_the_revision(
@@ -124,3 +142,31 @@ def test_the_dry_run_plans_backup_upgrade_and_rollback(build: Callable[..., Prov
     assert ran == ["upgrade"]  # helm's own upgrade prints itself in a dry run; nothing is verified
     assert "[dry-run] $ pg_dump" in printed
     assert not (provider.state_dir() / "backups").exists()
+
+
+def test_an_install_over_a_database_that_was_never_migrated_backs_up_nothing(
+        build: Callable[..., Provider], server: Postgres) -> None:
+    sql(server, "DROP TABLE IF EXISTS alembic_version, variable, added_by_new_version")
+    provider = build("local", dry_run=False)
+    ran: list[str] = []
+    upgrade_safely(provider, None, VersionChange("3.3.2", "3.2.0", "1.21.0", "1.21.0"),
+                   ExternalDatabase(provider.runner, server.url), upgrade=lambda: ran.append("upgrade"),
+                   verify=lambda: ran.append("verify"), rollback=lambda revision: ran.append("rollback"))
+    assert ran == ["upgrade"] and not (provider.state_dir() / "backups").exists()
+
+
+def test_a_failed_install_after_down_is_removed_and_the_database_restored(
+        build: Callable[..., Provider], db: ExternalDatabase, server: Postgres) -> None:
+    provider = build("local", dry_run=False)
+    ran: list[object] = []
+
+    def upgrade() -> None:
+        sql(server, "UPDATE alembic_version SET version_num = 'rev332'")
+        raise UserError("'helm upgrade --install airflow ...' failed with exit code 1: job failed")
+
+    with pytest.raises(UserError) as undone:
+        upgrade_safely(provider, None, VersionChange("3.2.0", "3.3.2", "1.21.0", "1.21.0"), db, upgrade=upgrade,
+                       verify=lambda: ran.append("verify"), rollback=lambda revision: ran.append(revision))
+    assert ran == [None]  # removed again (helm uninstall), not verified: nothing ran before
+    assert "not installed, as before with its database restored" in undone.value.problem
+    assert db.revision() == "rev320"
