@@ -216,6 +216,14 @@ class Helm:
         else:
             self.runner.run([*self._base(), "rollback", release.name, "--wait", "--timeout", "10m"], timeout=660)
 
+    def rollback(self, revision: int) -> None:
+        """Back to `revision` of the release (its manifests and values as they were). Not waited for: after a
+        failed upgrade the old version's pods wait for the database to be restored first."""
+        self._stored = None
+        self.runner.run([*self._base(), "rollback", self.target.release, str(revision), "--timeout", "5m"],
+                        timeout=360, fix=f"see the release's history: helm history {self.target.release} "
+                                         f"-n {self.target.namespace}")
+
     def upgrade(self, chart: ChartRef, values_file: Path) -> None:
         self._stored = None
         self.runner.run(

@@ -18,10 +18,18 @@ import yaml
 
 from automation.airflow.endpoint import Endpoint
 from automation.core.errors import UserError
+from automation.k8s.apply import ensure
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
 from automation.k8s.ready import components, wait_ready
+from automation.providers.airflow_upgrade import (
+    metadata_database,
+    previous_versions,
+    record,
+    upgrade_safely,
+    version_change,
+)
 from automation.providers.cluster import Cluster
 from automation.providers.helm_status import cluster_rows
 
@@ -155,13 +163,29 @@ class HelmRelease:
             helm.recover(release)
             release = helm.release()
         reason = helm.needs_upgrade(release, self.values)
+        state = self.cluster.state()
+        kept = record(target, self.values).render()
         if reason is None:
             runner.ok(f"release {target.release} revision {release.revision if release else '?'} "
                       "already runs this chart with these values")
+            if isinstance(state, LiveCluster):
+                ensure(runner, state, kept)
             return "unchanged"
         runner.say(f"    upgrade needed: {reason}")
         values_file = provider.write_values(self.values)
-        helm.upgrade(self.chart, values_file)
+        recorded = state.get("ConfigMap", kept["metadata"]["name"], target.namespace) \
+            if isinstance(state, LiveCluster) else None
+        change = version_change(previous_versions(release, helm.deployed_values() if release else None, recorded),
+                                self.values, target.chart.version)
+        if change is None or runner.server_dry_run:
+            helm.upgrade(self.chart, values_file)
+        else:
+            reason = upgrade_safely(
+                provider, release, change, metadata_database(provider, self.cluster),
+                upgrade=lambda: helm.upgrade(self.chart, values_file), verify=self._verify,
+                rollback=lambda revision: helm.rollback(revision) if revision else helm.uninstall())
+        if isinstance(state, LiveCluster):
+            ensure(runner, state, kept)
         if runner.server_dry_run:
             state = self.cluster.state()
             if not isinstance(state, LiveCluster):
@@ -169,6 +193,16 @@ class HelmRelease:
                                 f"check the target's cluster (`{provider.target.command('status')}`), or use --dry-run")
             helm.validate(self.chart, values_file, state)
         return reason
+
+
+    def _verify(self) -> None:
+        """After an upgrade: every component Ready on the new version."""
+        state = self.cluster.state()
+        if not isinstance(state, LiveCluster):
+            raise UserError(f"the cluster does not answer after the upgrade ({state.why})")
+        # A version change restarts every component after a migration: never less than 5 minutes for that.
+        wait_ready(self.provider.runner, state, self.provider.target,
+                   timeout=max(self.provider.target.ready_timeout, 300))
 
 
 class HelmDeployer:

@@ -370,6 +370,140 @@ def test_fernet_key_rotation_keeps_connections_readable(env: Any) -> None:
     assert again.returncode == 2 and "no rotation in progress" in again.stderr
 
 
+def upgrade_version() -> str:
+    """The Airflow the environment is upgraded to: the Composer build the rehearsal target runs (its image is on
+    the node for the rehearsal tests), newer than the pinned one these tests start at."""
+    from packaging.version import Version
+
+    from automation.core.versions import VERSIONS
+    from automation.settings import load_target
+
+    rehearsal = os.environ.get("AUTOMATION_REHEARSAL_TARGET", "")
+    composer = load_target(rehearsal).composer if rehearsal else None
+    newer = composer.airflow_version if composer else None
+    need(newer is not None and Version(newer) > Version(VERSIONS.airflow),
+         f"an Airflow image newer than {VERSIONS.airflow} on the node (AUTOMATION_REHEARSAL_TARGET's Composer build)")
+    return str(newer)
+
+
+def history(url: str) -> dict[str, Any]:
+    """What an upgrade must keep, read through the API: every run of the example DAGs, the XCom values of
+    example_xcom's runs, the variables and pools, and the connections' ids."""
+    found: dict[str, Any] = {}
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        for dag in ("example1", "example_db", "example_notebook", "example_xcom"):
+            runs = client.get(f"/api/v2/dags/{dag}/dagRuns", params={"limit": 100}).json()["dag_runs"]
+            found[dag] = sorted((run["dag_run_id"], run["state"]) for run in runs)
+            if dag == "example_xcom":
+                for run_id, _ in found[dag]:
+                    entries = client.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances/~/xcomEntries",
+                                         params={"deserialize": True}).json()["xcom_entries"]
+                    found[f"xcom {run_id}"] = sorted((e["task_id"], e["key"], str(e.get("value"))) for e in entries)
+        found["variables"] = sorted((v["key"], v["value"]) for v in
+                                    client.get("/api/v2/variables").json()["variables"])
+        found["pools"] = sorted((p["name"], p["slots"]) for p in client.get("/api/v2/pools").json()["pools"])
+        found["connections"] = sorted(c["connection_id"] for c in
+                                      client.get("/api/v2/connections").json()["connections"])
+    return found
+
+
+def connection_password(target: Any) -> str:
+    """The test connection decrypted by Airflow itself, with the Fernet key the release has now."""
+    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
+                  "airflow", "connections", "get", CONN_ID, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    return got.stdout
+
+
+def database_revision(target: Any) -> str | None:
+    from automation.core.runner import Runner
+    from automation.k8s.airflow_secrets import external_db_url
+    from automation.k8s.metadata_db import ExternalDatabase
+
+    return ExternalDatabase(Runner(out=open(os.devnull, "w")), external_db_url(target)).revision()
+
+
+def upgrade_overlay(tmp_path: Any, target: Any, **settings: Any) -> str:
+    overlay = tmp_path / "upgrade.yaml"
+    overlay.write_text(yaml.safe_dump({"targets": {target.name: {"airflow_version": upgrade_version(), **settings}}}))
+    return str(overlay)
+
+
+def test_a_failed_migration_is_rolled_back_with_the_data(env: Any, tmp_path: Any) -> None:
+    """The migration job migrates, then fails: `up` rolls the release back, restores the backup, and the old
+    version runs with everything it had."""
+    target, _ = env
+    before, revision = history(SHARED["url"]), database_revision(target)
+    failing = tmp_path / "failing-migration.yaml"
+    failing.write_text(yaml.safe_dump({"migrateDatabaseJob": {"args": ["bash", "-c", "airflow db migrate && exit 3"]}}))
+    result = cli("up", "--settings", upgrade_overlay(tmp_path, target, ready_timeout=30), "--values", str(failing),
+                 "--skip-dags-check")
+    assert result.returncode == 2, result.stdout + result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "failed and was undone" in error[0], result.stderr
+    from automation.core.versions import VERSIONS
+
+    assert f"(Airflow {VERSIONS.airflow}), Ready, with its database restored" in error[0], error[0]
+    assert "Traceback" not in result.stderr
+    assert database_revision(target) == revision
+    up = cli("up", "--skip-dags-check")  # the pinned version again: nothing to change
+    assert up.returncode == 0, up.stderr
+    assert "version change" not in up.stdout
+    url, _, _ = printed_url(up.stdout)
+    SHARED["url"] = url
+    assert history(url) == before
+    assert "s3cret-survives-restarts" in connection_password(target)
+
+
+def test_upgrade_keeps_history_logs_xcom_and_objects(env: Any, tmp_path: Any) -> None:
+    target, _ = env
+    before = history(SHARED["url"])
+    assert before["example1"] and before["example_xcom"] and ("example_db_table", "example_db_readings") in \
+        before["variables"]
+    revision = database_revision(target)
+    started = time.monotonic()
+    result = cli("up", "--settings", upgrade_overlay(tmp_path, target), "--skip-dags-check")
+    SHARED["upgrade_seconds"] = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    new = upgrade_version()
+    assert "version change: Airflow " in result.stdout and f"-> {new}" in result.stdout
+    backups = sorted((REPO / ".state" / target.name / "backups").glob(f"*-{revision}.sql"))
+    assert backups and backups[-1].stat().st_mode & 0o077 == 0
+    url, _, _ = printed_url(result.stdout)
+    SHARED["url"] = url
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        assert client.get("/api/v2/version").json()["version"] == new
+    assert database_revision(target) != revision
+    assert history(url) == before
+    # The extract task's log of the first run, written by a pod deleted long ago, read through the new version.
+    assert "rows" in task_log(url, "example1", SHARED["example1_run"], "extract")
+    assert "s3cret-survives-restarts" in connection_password(target)
+    e2e = cli("e2e", "--dag", "example1", "--timeout", "600", "--settings", upgrade_overlay(tmp_path, target))
+    assert e2e.returncode == 0, e2e.stdout + e2e.stderr
+
+
+def test_a_downgrade_is_refused_and_changes_nothing(env: Any, tmp_path: Any) -> None:
+    target, state = env
+    versions, revisions = resource_versions(state, target), helm_revisions(target)
+    result = cli("up", "--skip-dags-check")  # the pinned, older version
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"refusing to downgrade Airflow {upgrade_version()} -> " in result.stderr
+    assert f"revision {database_revision(target)}" in result.stderr
+    assert resource_versions(state, target) == versions and helm_revisions(target) == revisions
+    # `down` removes the release and Helm's history; the database and the record `up` left stay.
+    down = cli("down")
+    assert down.returncode == 0, down.stderr
+    again = cli("up", "--skip-dags-check")
+    assert again.returncode == 2 and f"refusing to downgrade Airflow {upgrade_version()} -> " in again.stderr
+    assert helm_revisions(target) == []
+
+
+def helm_revisions(target: Any) -> list[str]:
+    listed = kubectl(target, "get", "secrets", "-l", f"owner=helm,name={target.release}", "-o", "name")
+    assert listed.returncode == 0, listed.stderr
+    return sorted(listed.stdout.split())
+
+
 def _secret_values(target: Any) -> dict[str, str]:
     """Every secret value of this run, by where it comes from: the target's Secrets (the chart's and the
     projects'), the projects' secret files, the metadata database's password, the UI password."""

@@ -7,10 +7,8 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -20,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_BIN, need, run_cli
+from tests.postgres_server import Postgres, free_port
 
 PROJECT = "e2etest"
 
@@ -99,12 +98,6 @@ DAGS = textwrap.dedent('''
 ''')
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _wait(what: str, check, timeout: float, logs: list[Path]) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -120,38 +113,6 @@ class Airflow:
     url: str
     data: Path
     settings: Path
-
-
-class Postgres:
-    """A throwaway server, run by this user, or by `postgres` when the tests run as root (initdb refuses
-    root): the folder then belongs to `postgres`."""
-
-    def __init__(self) -> None:
-        self.dir = Path(tempfile.mkdtemp(prefix="e2e-pg-"))
-        self.port = free_port()
-        self.as_root = os.geteuid() == 0
-        if self.as_root:
-            shutil.chown(self.dir, "postgres", "postgres")
-
-    def _command(self, *cmd: str) -> list[str]:
-        return ["runuser", "-u", "postgres", "--", *cmd] if self.as_root else list(cmd)
-
-    def _as_postgres(self, *cmd: str) -> None:
-        subprocess.run(self._command(*cmd), check=True, capture_output=True, timeout=120)
-
-    def start(self) -> str:
-        data = self.dir / "data"
-        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "pg.log"), "-w",
-                          "-o", f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start")
-        self._as_postgres(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                          "airflow")
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
-
-    def stop(self) -> None:
-        subprocess.run(self._command(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"),
-                       capture_output=True, timeout=60)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def airflow_env(home: Path, db_url: str, port: int, data: Path) -> dict[str, str]:

@@ -1,0 +1,155 @@
+"""A running release moved to another Airflow (or chart) version with nothing lost.
+
+`up` sees the change in the values it is about to apply. A downgrade is refused: Airflow's migrations only go
+forward from `up` (a database migrated by the newer version does not run under the older one). Otherwise the
+metadata database is backed up first, Helm upgrades (the chart's migration job runs as its post-upgrade hook, so
+a failed migration fails the upgrade), and the components must then be Ready. When any of that fails, the
+release goes back to its previous revision, the backup is restored, and the old version must be Ready again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.version import InvalidVersion, Version
+
+from automation.core.errors import UserError
+from automation.k8s.airflow_secrets import external_db_url
+from automation.k8s.helm import Release
+from automation.k8s.metadata_db import ChartDatabase, ExternalDatabase, MetadataDatabase
+from automation.k8s.objects import ConfigMap
+from automation.settings.model import Target
+
+if TYPE_CHECKING:
+    from automation.providers.base import Provider
+    from automation.providers.cluster import Cluster
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    airflow_from: str
+    airflow_to: str
+    chart_from: str
+    chart_to: str
+
+    @property
+    def downgrade(self) -> bool:
+        try:
+            return Version(self.airflow_to) < Version(self.airflow_from)
+        except InvalidVersion:
+            return False
+
+    @property
+    def line(self) -> str:
+        parts = []
+        if self.airflow_from != self.airflow_to:
+            parts.append(f"Airflow {self.airflow_from} -> {self.airflow_to}")
+        if self.chart_from != self.chart_to:
+            parts.append(f"chart {self.chart_from} -> {self.chart_to}")
+        return ", ".join(parts)
+
+
+def record(target: Target, values: dict[str, Any]) -> ConfigMap:
+    """What runs, kept beside the release: after `down` (which removes the release, and Helm's history with it,
+    but keeps the database) the next `up` still knows what version the database was migrated by."""
+    return ConfigMap(f"{target.release}-deployed-versions", target.namespace,
+                     {"airflow": str(values.get("airflowVersion") or ""), "chart": target.chart.version})
+
+
+def previous_versions(release: Release | None, deployed: dict[str, Any] | None,
+                      recorded: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(Airflow, chart) of what ran last: the deployed release's, else the record `up` left; None when neither
+    (a first install, or an environment made before the record existed and since taken down)."""
+    if release is not None and release.status == "deployed" and deployed and deployed.get("airflowVersion"):
+        return str(deployed["airflowVersion"]), release.chart_version
+    data = (recorded or {}).get("data") or {}
+    if data.get("airflow"):
+        return str(data["airflow"]), str(data.get("chart") or "")
+    return None
+
+
+def version_change(previous: tuple[str, str] | None, values: dict[str, Any],
+                   chart_version: str) -> VersionChange | None:
+    """What moves when `values` are applied; None for a first install or the same versions."""
+    if previous is None:
+        return None
+    airflow_from, chart_from = previous
+    airflow_to = str(values.get("airflowVersion") or "")
+    if airflow_from == airflow_to and chart_from == chart_version:
+        return None
+    return VersionChange(airflow_from, airflow_to, chart_from, chart_version)
+
+
+def metadata_database(provider: Provider, cluster: Cluster) -> MetadataDatabase:
+    target = provider.target
+    if target.database.mode == "external":
+        return ExternalDatabase(provider.runner, external_db_url(target))
+    return ChartDatabase(provider.runner, target, (*cluster.kubectl_args(), "-n", target.namespace))
+
+
+def backup_file(provider: Provider, change: VersionChange, revision: str | None) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return provider.state_dir() / "backups" / f"{stamp}-airflow-{change.airflow_from}-{revision or 'empty'}.sql"
+
+
+def upgrade_safely(provider: Provider, release: Release | None, change: VersionChange, database: MetadataDatabase,
+                   *, upgrade: Callable[[], None], verify: Callable[[], None],
+                   rollback: Callable[[int | None], None]) -> str:
+    """Refuse a downgrade, back up, upgrade, verify; on a failure roll back to the release's revision (None: the
+    release was not installed, and is removed again) and restore. Why it changed."""
+    runner, target = provider.runner, provider.target
+    runner.say(f"    version change: {change.line}")
+    try:
+        revision = database.revision()
+    except UserError:
+        if not runner.dry_run:
+            raise
+        revision = "(unread in a dry run)"
+    if revision is None:  # no Airflow tables: nothing to keep, nothing a downgrade could break
+        runner.say("    the metadata database has no Airflow schema yet: nothing to back up")
+        upgrade()
+        return change.line
+    if change.downgrade:
+        raise UserError(f"refusing to downgrade Airflow {change.airflow_from} -> {change.airflow_to}: the metadata "
+                        f"database is at revision {revision} (Airflow {change.airflow_from}'s schema), which "
+                        f"{change.airflow_to} cannot run",
+                        f"set airflow_version back to {change.airflow_from}; nothing was changed")
+    backup = backup_file(provider, change, revision)
+    with runner.step(f"backup of {database.where} (schema revision {revision}) to {backup}"):
+        database.backup(backup)
+    if runner.dry_run:
+        back = f"helm rollback {target.release} {release.revision}" if release else f"helm uninstall {target.release}"
+        runner.plan(f"upgrade ({change.line}); the components Ready; on a failure: {back}, then the database "
+                    "restored from the backup")
+        upgrade()
+        return change.line
+    try:
+        upgrade()
+        verify()
+    except UserError as failure:
+        runner.say(f"    upgrade failed: {failure.problem}")
+        previous = release.revision if release else None
+        before = (f"revision {previous} (Airflow {change.airflow_from})" if previous
+                  else "not installed, as before")
+        with runner.step(f"release back to {before}, the database restored from {backup}"):
+            rollback(previous)
+            database.restore(backup)
+            undone = f"release {target.release} is back at {before}"
+            try:
+                if previous:
+                    verify()
+            except UserError as still:
+                raise UserError(f"the upgrade ({change.line}) failed ({failure.problem[:160]}); {undone} and its "
+                                f"database restored from {backup}, but it is not Ready: {still.problem}",
+                                f"see the pods: `{target.command('status')}`") from None
+        ready = ", Ready," if previous else ""
+        raise UserError(f"the upgrade ({change.line}) failed and was undone: {undone}{ready} with its database "
+                        f"restored from {backup}; nothing was lost",
+                        f"read the failure above ({failure.problem[:160]}), fix it, then "
+                        f"`{target.command('up')}` again") from None
+    runner.ok(f"upgraded ({change.line}); the backup stays in {backup}")
+    return change.line
