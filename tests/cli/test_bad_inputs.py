@@ -59,8 +59,8 @@ CASES = {
     "negative cpus": (lambda t: ["up", "--dry-run", "--cpus", "-2"], "expected a positive number, got -2"),
     "too few cpus for minikube": (lambda t: ["up", "--dry-run", "--cpus", "1"], "--cpus"),
     "more memory than the host": (lambda t: ["up", "--cpus", "2", "--memory", "99999999"],
-                                  "memory_mb is 99999999 but this machine has"),
-    "more cpus than the host": (lambda t: ["up", "--cpus", "4096"], "minikube.cpus is 4096 but this machine has"),
+                                  "minikube asks for 99999999 MB of memory but"),
+    "more cpus than the host": (lambda t: ["up", "--cpus", "4096"], "minikube asks for 4096 CPUs but"),
     "missing binary": (lambda t: ["up", "--cpus", "2", "--memory", "2048"], "minikube not found"),
     "nonexistent mount path": (lambda t: ["up", "--dry-run", "--target", "t", "--settings", write(
         t / "p.yaml", "targets:\n  t:\n    extends: existing\n    mounts:\n      dags: {host: /nonexistent/dags, "
