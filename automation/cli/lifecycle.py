@@ -11,8 +11,8 @@ from automation.core.runner import Runner
 
 
 def _up_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cpus", type=positive_int, help="Minikube CPUs (default from targets.yaml: 6)")
-    p.add_argument("--memory", type=positive_int, help="Minikube memory in MB (default 8192)")
+    p.add_argument("--cpus", type=positive_int, help="Minikube CPUs (default: targets.yaml, 4)")
+    p.add_argument("--memory", type=positive_int, help="Minikube memory in MB (default: targets.yaml, 6144)")
     p.add_argument("--port", type=port_number, help="local UI port (default 8090, or the next free one)")
     p.add_argument("--values", action="append", default=[], metavar="FILE", help="extra Helm values file")
     p.add_argument("--skip-dags-check", action="store_true", help="deploy without the DAG integrity gate")

@@ -15,10 +15,12 @@ from automation.k8s.helm import chart_ref
 from automation.providers import provider_for
 from automation.providers.base import UpOptions
 from automation.settings.model import Target
+from automation.settings.secret_files import prepare_secret_files
 
 
 def render(runner: Runner, target: Target, options: UpOptions) -> list[Path]:
     provider = provider_for(runner, target)
+    prepare_secret_files(runner, target)
     plan_tool_tags(runner, provider, record=False)  # the tags `up` would build them with
     out = Path(options.out or f"render/{target.name}")
     out.mkdir(parents=True, exist_ok=True)

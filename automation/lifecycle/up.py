@@ -18,6 +18,7 @@ from automation.providers import Provider, provider_for
 from automation.providers.base import UpOptions
 from automation.settings.airflow_yaml import declared_objects
 from automation.settings.model import Target
+from automation.settings.secret_files import prepare_secret_files
 
 
 def up(runner: Runner, target: Target, options: UpOptions) -> dict[str, Any]:
@@ -76,11 +77,11 @@ def up(runner: Runner, target: Target, options: UpOptions) -> dict[str, Any]:
     return report
 
 
-
 def preflight(provider: Provider, options: UpOptions) -> None:
     """Input checks that need no tool: refuse before anything is made."""
     target = provider.target
     provider.check_resources()
+    prepare_secret_files(provider.runner, target)
     if target.mounts is not None:
         for name, mount in (("dags", target.mounts.dags), ("data", target.mounts.data)):
             if not target.path(mount.host).is_dir():

@@ -53,14 +53,6 @@ class UpOptions:
     out: str | None = None
 
 
-def host_memory_mb() -> int:
-    with open("/proc/meminfo") as handle:
-        for line in handle:
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) // 1024
-    return 0
-
-
 class Provider:
     """Where a target's Airflow runs, and how each lifecycle step is done there."""
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 
 from automation.core.background import Background
 from automation.core.errors import UserError
+from automation.core.machine import cluster_room
 from automation.core.versions import VERSIONS
 from automation.k8s.cluster import ClusterState
-from automation.providers.base import LocalClusterProvider, host_memory_mb
+from automation.providers.base import LocalClusterProvider
 from automation.settings.model import Minikube as MinikubeSettings
 
 
@@ -38,16 +38,22 @@ class MinikubeProvider(LocalClusterProvider):
         return data[0] if isinstance(data, list) and data else data
 
     def check_resources(self) -> None:
+        """The size the settings ask for against what Minikube can get here (minikube itself refuses more, after
+        a slower start): each problem names the flag that lowers it."""
         mk = self.target.minikube
         assert mk is not None
-        cpus, memory = os.cpu_count() or 1, host_memory_mb()
+        room = cluster_room(self.runner, mk.driver)
         problems = []
-        if mk.cpus > cpus:
-            problems.append((f"minikube.cpus is {mk.cpus} but this machine has {cpus} CPUs",
-                             f"lower it with --cpus {cpus} or in targets.{self.target.name}.minikube.cpus"))
-        if memory and mk.memory_mb > memory:
-            problems.append((f"minikube.memory_mb is {mk.memory_mb} but this machine has {memory} MB",
-                             f"lower it with --memory {memory // 2} or in targets.{self.target.name}.minikube"))
+        if mk.cpus > room.cpus:
+            problems.append((f"minikube asks for {mk.cpus} CPUs but {room.source} has {room.cpus}",
+                             f"lower it: `{self.target.command('up', '--cpus', str(room.cpus))}` (or "
+                             f"targets.{self.target.name}.minikube.cpus in a settings overlay)"))
+        if room.memory_mb and mk.memory_mb > room.memory_mb:
+            fits = fitting_memory_mb(room.memory_mb)
+            problems.append((f"minikube asks for {mk.memory_mb} MB of memory but {room.source} has "
+                             f"{room.memory_mb} MB",
+                             f"lower it: `{self.target.command('up', '--memory', str(fits))}` (or "
+                             f"targets.{self.target.name}.minikube.memory_mb in a settings overlay)"))
         for problem, fix in problems:
             if self.runner.dry_run:
                 self.runner.say(f"    warning: {problem} -- {fix}")
@@ -132,3 +138,9 @@ class MinikubeProvider(LocalClusterProvider):
     def mounts_summary(self) -> str:
         alive = [name for name in ("dags", "data") if self._mount(name).pid()]
         return super().mounts_summary() + f" (mount processes alive: {', '.join(alive) or 'none'})"
+
+
+def fitting_memory_mb(available_mb: int) -> int:
+    """A Minikube memory size that leaves a quarter of `available_mb` to the rest (whole 512 MB steps, at least
+    Minikube's 2048)."""
+    return max(2048, available_mb * 3 // 4 // 512 * 512)

@@ -39,8 +39,8 @@ class Chart:
 @checked(config=STRICT)
 class Minikube:
     profile: DnsLabel = "airflow"
-    cpus: Annotated[int, Field(ge=2)] = 6
-    memory_mb: Annotated[int, Field(ge=2048)] = 8192
+    cpus: Annotated[int, Field(ge=2)] = 4
+    memory_mb: Annotated[int, Field(ge=2048)] = 6144
     driver: str = "docker"
     disk: Annotated[str, Field(pattern=r"^[0-9]+[mMgG][bB]?$")] = "40g"
 

@@ -66,7 +66,7 @@ class ProjectFiles:
             if self.template.is_file():
                 raise UserError(
                     f"project {self.name!r} has no secret file {rel(self.secret)}",
-                    f"copy the template: cp {rel(self.template)} {rel(self.secret)} and fill in its values",
+                    f"`nox -s up` makes it from its template, or: cp {rel(self.template)} {rel(self.secret)}",
                 )
             return None  # a project without a Secret still works
         values = read_env_file(self.secret, template=self.template)

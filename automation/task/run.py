@@ -27,6 +27,7 @@ from automation.core.runner import Result, Runner, mask
 from automation.images.build import exists_locally
 from automation.images.engine import client
 from automation.settings.model import Target
+from automation.settings.secret_files import prepare_secret_files
 from automation.task.docker_run import DockerRun, Folders, translate
 from automation.task.pod import cache_context, cached_pod, load_task, render_pod, store_pod
 from automation.task.xcom import read_return, store
@@ -43,6 +44,7 @@ STOP_SECONDS = 5
 def run_task(runner: Runner, target: Target, dag_id: str, task_id: str, *, dags: Path | None = None,
              data: Path | None = None, user: str | None = None, run_id: str = "manual__local",
              reparse: bool = False) -> int:
+    prepare_secret_files(runner, target)  # the pod's environment reads them
     folders = Folders(
         dags=(dags or (target.path(target.mounts.dags.host) if target.mounts else DAGS_FOLDER)).resolve(),
         data=(data or (target.path(target.mounts.data.host) if target.mounts else REPO_ROOT / "data")).resolve(),

@@ -4,6 +4,7 @@ and nothing made is destroyed (every case fails before any change)."""
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +34,14 @@ targets:
 """)
 
 
+def tracked_secret(tmp_path: Path) -> str:
+    """A project whose secret.env git tracks (added by mistake)."""
+    settings = project_overlay(tmp_path, "TOKEN=oops\n")
+    subprocess.run(["git", "init", "-q", str(tmp_path / "projects")], check=True)
+    subprocess.run(["git", "add", "-f", "proj/secret.env"], cwd=tmp_path / "projects", check=True)
+    return settings
+
+
 def busy_port() -> socket.socket:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -50,15 +59,15 @@ CASES = {
     "negative cpus": (lambda t: ["up", "--dry-run", "--cpus", "-2"], "expected a positive number, got -2"),
     "too few cpus for minikube": (lambda t: ["up", "--dry-run", "--cpus", "1"], "--cpus"),
     "more memory than the host": (lambda t: ["up", "--cpus", "2", "--memory", "99999999"],
-                                  "memory_mb is 99999999 but this machine has"),
-    "more cpus than the host": (lambda t: ["up", "--cpus", "4096"], "minikube.cpus is 4096 but this machine has"),
+                                  "minikube asks for 99999999 MB of memory but"),
+    "more cpus than the host": (lambda t: ["up", "--cpus", "4096"], "minikube asks for 4096 CPUs but"),
     "missing binary": (lambda t: ["up", "--cpus", "2", "--memory", "2048"], "minikube not found"),
     "nonexistent mount path": (lambda t: ["up", "--dry-run", "--target", "t", "--settings", write(
         t / "p.yaml", "targets:\n  t:\n    extends: existing\n    mounts:\n      dags: {host: /nonexistent/dags, "
         "node: /x}\n      data: {host: data, node: /y}\n")], "mount source /nonexistent/dags does not exist"),
     "port out of range": (lambda t: ["up", "--dry-run", "--port", "80"], "expected a port between 1024 and 65535"),
-    "missing project secret file": (lambda t: ["up", "--dry-run", "--target", "t", "--settings",
-                                               project_overlay(t, None)], "has no secret file"),
+    "secret file tracked by git": (lambda t: ["up", "--dry-run", "--target", "t", "--settings",
+                                              tracked_secret(t)], "git rm --cached"),
     "malformed project secret file": (lambda t: ["up", "--dry-run", "--target", "t", "--settings",
                                                  project_overlay(t, "this is not a pair\n")], "expected KEY=VALUE"),
     "secret file missing a key": (lambda t: ["up", "--dry-run", "--target", "t", "--settings",

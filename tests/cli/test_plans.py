@@ -21,7 +21,7 @@ def test_local_up_dry_run_lists_the_exact_commands_in_order(tmp_path: Path) -> N
     plan = commands(result.stdout)
     values = REPO / ".state/local/values.merged.yaml"
     expected = [
-        f"minikube start -p airflow --driver=docker --cpus=6 --memory=8192 --disk-size=40g "
+        f"minikube start -p airflow --driver=docker --cpus=4 --memory=6144 --disk-size=40g "
         f"--kubernetes-version={VERSIONS.kubernetes}",
         f"minikube mount -p airflow {REPO}/dags:/mnt/airflow/dags --uid=50000 --gid=0",
         f"minikube mount -p airflow {REPO}/data:/mnt/airflow/data --uid=50000 --gid=0",

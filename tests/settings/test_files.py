@@ -21,7 +21,7 @@ def test_local_target_defaults_are_the_documented_ones() -> None:
     target = load_target("local")
     assert target.provider == "minikube"
     assert target.minikube is not None
-    assert (target.minikube.cpus, target.minikube.memory_mb) == (6, 8192)
+    assert (target.minikube.cpus, target.minikube.memory_mb) == (4, 6144)
     assert target.namespace == "airflow"
     assert target.chart.version == VERSIONS.chart
     assert target.values == ["helm/values.yaml", "helm/values-local.yaml"]

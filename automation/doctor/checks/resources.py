@@ -4,15 +4,14 @@ size the node really has and this machine's."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from typing import Any
 
+from automation.core.machine import cluster_room
 from automation.doctor.findings import Finding, blocker, ok, warn
 from automation.doctor.probe import Probe
 from automation.k8s.task_pods import holds_room, leftover_task_pods
-from automation.providers.base import host_memory_mb
 from automation.settings.contract import not_started_reason
 
 # A task pod's requests when its DAG gives none: dags/common/utils DEFAULT_RESOURCES (a unit test keeps them equal).
@@ -94,10 +93,10 @@ def minikube_size(probe: Probe, nodes: list[dict[str, Any]]) -> Finding | None:
     mk = probe.provider.node_size()
     if mk is None:
         return None
-    cpus, memory = os.cpu_count() or 1, host_memory_mb()
-    if mk.cpus > cpus or (memory and mk.memory_mb > memory):
-        return blocker("cpu/memory", f"minikube asks for {mk.cpus} CPU / {mk.memory_mb} MB, this machine has "
-                                     f"{cpus} CPU / {memory} MB",
+    room = cluster_room(probe.provider.runner, mk.driver)
+    if mk.cpus > room.cpus or (room.memory_mb and mk.memory_mb > room.memory_mb):
+        return blocker("cpu/memory", f"minikube asks for {mk.cpus} CPU / {mk.memory_mb} MB, {room.source} has "
+                                     f"{room.cpus} CPU / {room.memory_mb} MB",
                        f"lower targets.{probe.target.name}.minikube.cpus/memory_mb (or --cpus/--memory)")
     if len(nodes) == 1:
         capacity = (nodes[0].get("status") or {}).get("capacity") or {}
