@@ -10,7 +10,7 @@ export KUBECONFIG="$PWD/.state/ci-minikube.kubeconfig"
 # A registry is reachable: the worker images' base is pulled, not made by debootstrap as root.
 export WORKER_BASE_IMAGE=${WORKER_BASE_IMAGE:-python:3.12-slim}
 
-cluster_tools_title="minikube, kubectl and helm: python -m automation tools (pinned, sha256-checked)"
+cluster_tools_title="minikube, kubectl and helm: nox -s tools (pinned, sha256-checked)"
 cluster_tools() {
   nox -s tools
   export PATH="$PWD/.tools/bin:$PATH"
