@@ -89,7 +89,7 @@ def cli_reference(parser: argparse.ArgumentParser | None = None) -> str:
     lines = [
         "## Options of every command",
         "",
-        "Each command below takes these too (`python -m automation COMMAND --target ci --dry-run`).",
+        "Each command below takes these too (for example `up --target ci --dry-run`).",
         "",
         *_options_table(_documented(shared, set())),
         "",
