@@ -10,14 +10,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from automation.cli import dags, day2, doctor, e2e, images, lifecycle, task, tools
+from automation.cli import dags, day2, doctor, e2e, images, lifecycle, task, tools, upgrade
 from automation.cli.args import common, dry_run_modes
 from automation.cli.registry import HANDLERS, SPECS
 from automation.core.errors import UserError
 from automation.core.runner import Runner, mask
 
 # Each module registers its commands when imported; the order is the order of `--help`.
-COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools, day2, doctor)
+COMMAND_MODULES = (lifecycle, images, task, e2e, dags, upgrade, tools, day2, doctor)
 
 
 class Parser(argparse.ArgumentParser):

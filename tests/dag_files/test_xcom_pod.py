@@ -44,6 +44,6 @@ def test_the_override_passes_the_providers_keyword_arguments_through(dagbag) -> 
     base = inspect.signature(KubernetesPodOperator.build_pod_request_obj).parameters
     kwargs = {"dry_run": True} if "dry_run" in base else {}
     pod = task.build_pod_request_obj(**kwargs)
-    assert [c.name for c in pod.spec.containers][0] == "base"
+    assert pod.spec.containers[0].name == "base"
     override = inspect.signature(XComPodOperator.build_pod_request_obj).parameters
     assert any(p.kind is inspect.Parameter.VAR_KEYWORD for p in override.values())
