@@ -64,7 +64,7 @@ def run(runner: Runner, target: Target, options: Options) -> UpgradeReport | Non
     task_env = provider_for(Runner(dry_run=True, out=io.StringIO()), target).task_env()
     if runner.dry_run:
         runner.plan(f"parse {rel(folder)}/ and build every task pod with this environment's Airflow and with "
-                    f"{rel(env.python)} (Airflow {options.version}), the pods of target {target.name}")
+                    f"{rel(env.python.parent.parent)} (Airflow {options.version}), the pods of target {target.name}")
         runner.plan(" ".join(rules.command(folder)))
         skipped = chart_schema.check(runner, target, options.version, options.chart).skipped
         if skipped:
