@@ -189,8 +189,9 @@ def _worker(dags_folder: str) -> None:
             # Both ways the provider builds a pod: the one a run takes, then its own dry_run() (which passes
             # arguments of its own to build_pod_request_obj: an override must accept them).
             try:
-                pods[key] = build_pod(task)
+                pod = build_pod(task)
                 dry_run_pod(task)
+                pods[key] = pod
             except Exception as exc:
                 pod_errors[key] = f"{type(exc).__name__}: {exc}"
         result["pods"], result["pod_errors"] = pods, pod_errors
