@@ -181,6 +181,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(name="upgrade-check", python=PYTHON)
+def upgrade_check(session: nox.Session) -> None:
+    """What moving to another Airflow 3 release breaks or changes (-- --to 3.3.2): every DAG parsed and every task
+    pod built by both releases, ruff's AIR rules, the chart values against the chart's schema; one report."""
+    _install(session, *AIRFLOW, groups=("lint",))  # lint: the pinned ruff, for Airflow's AIR rules
+    _automation(session, "upgrade-check")
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly into site/ (git-ignored): a broken link, a missing page or a page left

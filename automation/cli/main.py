@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from automation.cli import completion, dags, day2, doctor, e2e, images, lifecycle, task, tools
+from automation.cli import completion, dags, day2, doctor, e2e, images, lifecycle, task, tools, upgrade
 from automation.cli.args import common, dry_run_modes
 from automation.cli.registry import HANDLERS, SPECS
 from automation.core import package
@@ -18,7 +18,7 @@ from automation.core.errors import UserError
 from automation.core.runner import Runner, mask
 
 # Each module registers its commands when imported; the order is the order of `--help`.
-COMMAND_MODULES = (lifecycle, images, task, e2e, dags, tools, day2, doctor, completion)
+COMMAND_MODULES = (lifecycle, images, task, e2e, dags, upgrade, tools, day2, doctor, completion)
 
 
 class Parser(argparse.ArgumentParser):

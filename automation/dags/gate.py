@@ -52,6 +52,10 @@ class Report:
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "dag.task" -> how its operator reaches the cluster ({"config_file": ..., "kubernetes_conn_id": ...}), with pods.
     clients: dict[str, dict[str, str]] = field(default_factory=dict)
+    # "dag.task" -> why its pod could not be built (by build_pod_request_obj or the provider's dry_run()), with pods.
+    pod_errors: dict[str, str] = field(default_factory=dict)
+    # What parsed: {"airflow": "3.2.0", "cncf_kubernetes": "10.15.0"}.
+    versions: dict[str, str] = field(default_factory=dict)
 
 
 def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
@@ -70,18 +74,19 @@ def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
 
 
 def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[str, str] | None = None,
-          composer_lint: bool = False, pods: bool = False) -> Report:
+          composer_lint: bool = False, pods: bool = False, python: Path | None = None) -> Report:
     """Load dags_folder with the real DagBag in a child process; what it found, per file.
 
     `task_env` is a target's AUTOMATION_* facts (the DAG helpers read them); `composer_lint` also lints every
-    task's pod against Cloud Composer 3's rules."""
-    if importlib.util.find_spec("airflow") is None:
+    task's pod against Cloud Composer 3's rules. `python` parses with another environment's interpreter (another
+    Airflow: the upgrade check) instead of this one's."""
+    if python is None and importlib.util.find_spec("airflow") is None:
         raise UserError("Airflow is not installed in this Python environment, the DAG check needs it",
                         "run it through nox: `nox -s dags`")
     if not dags_folder.is_dir():
         raise UserError(f"DAG folder {dags_folder} does not exist", "run from a clone of this repository")
     with tempfile.TemporaryDirectory(prefix="dagcheck-") as home:
-        worker = Process([sys.executable, "-m", "automation.dags.gate", "--worker", str(dags_folder)],
+        worker = Process([str(python or sys.executable), "-m", "automation.dags.gate", "--worker", str(dags_folder)],
                          timeout=timeout, cwd=home,
                          env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
                               **({LINT_FLAG: "1"} if composer_lint else {}), **({PODS_FLAG: "1"} if pods else {})},
@@ -97,7 +102,8 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
                   warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
                   pod_findings=data.get("pod_findings", {}), pods=data.get("pods", {}),
-                  clients=data.get("clients", {}))
+                  clients=data.get("clients", {}), pod_errors=data.get("pod_errors", {}),
+                  versions=data.get("versions", {}))
 
 
 def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
@@ -136,6 +142,8 @@ def _worker(dags_folder: str) -> None:
     """Child process: the DagBag's findings as one JSON line on stdout."""
     import importlib
     import logging
+    import warnings
+    from importlib.metadata import version
 
     t0 = time.perf_counter()
     for module in SHARED_IMPORTS:
@@ -144,8 +152,13 @@ def _worker(dags_folder: str) -> None:
 
     warmup = time.perf_counter() - t0
     logging.disable(logging.WARNING)
-    # DagBag already runs check_cycle on every DAG: a cycle is an import error of its file.
-    bag = DagBag(dag_folder=dags_folder, include_examples=False, safe_mode=True)
+    # Python hides DeprecationWarning outside __main__: the DagBag records a file's warnings through the filters
+    # in force, and a deprecation is what the next Airflow turns into an import error.
+    warnings.simplefilter("default", DeprecationWarning)
+    warnings.simplefilter("default", PendingDeprecationWarning)
+    # DagBag already runs check_cycle on every DAG: a cycle is an import error of its file. No include_examples:
+    # Airflow 3.3 dropped the argument; AIRFLOW__CORE__LOAD_EXAMPLES=False (airflow_env) says the same on both.
+    bag = DagBag(dag_folder=dags_folder, safe_mode=True)
     root = Path(dags_folder)
 
     def rel(path: str) -> str:
@@ -161,15 +174,28 @@ def _worker(dags_folder: str) -> None:
     files = [{"file": rel(str(root / s.file.lstrip("/"))), "seconds": s.duration.total_seconds(),
               "dags": sorted(dags.get(rel(str(root / s.file.lstrip("/"))), [])), "tasks": s.task_num}
              for s in bag.dagbag_stats]
-    warnings = [f"{rel(file)}: {w}" for file, ws in getattr(bag, "captured_warnings", {}).items() for w in ws]
+    found_warnings = [f"{rel(file)}: {w}" for file, ws in getattr(bag, "captured_warnings", {}).items() for w in ws]
     result = {"files": files, "import_errors": {rel(k): v for k, v in bag.import_errors.items()},
-              "warnings": warnings, "dags": dags, "warmup_seconds": warmup}
+              "warnings": found_warnings, "dags": dags, "warmup_seconds": warmup,
+              "versions": {"airflow": version("apache-airflow-core"),
+                           "cncf_kubernetes": version("apache-airflow-providers-cncf-kubernetes")}}
+    pod_errors: dict[str, str] = {}
     if os.environ.get(PODS_FLAG) == "1":
-        from automation.providers.composer_pod_rules import build_pod
+        from automation.providers.composer_pod_rules import build_pod, dry_run_pod
 
         pod_tasks = {f"{dag_id}.{task.task_id}": task for dag_id, dag in sorted(bag.dags.items())
                      for task in dag.tasks if hasattr(task, "build_pod_request_obj")}
-        result["pods"] = {key: build_pod(task) for key, task in pod_tasks.items()}
+        pods: dict[str, Any] = {}
+        for key, task in pod_tasks.items():
+            # Both ways the provider builds a pod: the one a run takes, then its own dry_run() (which passes
+            # arguments of its own to build_pod_request_obj: an override must accept them).
+            try:
+                pod = build_pod(task)
+                dry_run_pod(task)
+                pods[key] = pod
+            except Exception as exc:
+                pod_errors[key] = f"{type(exc).__name__}: {exc}"
+        result["pods"], result["pod_errors"] = pods, pod_errors
         result["clients"] = {key: {"config_file": str(getattr(task, "config_file", None) or ""),
                                    "kubernetes_conn_id": str(getattr(task, "kubernetes_conn_id", None) or "")}
                              for key, task in pod_tasks.items()}
@@ -178,7 +204,8 @@ def _worker(dags_folder: str) -> None:
 
         result["pod_findings"] = {f"{dag_id}.{task.task_id}": lint_operator(task)
                                   for dag_id, dag in sorted(bag.dags.items()) for task in dag.tasks
-                                  if hasattr(task, "build_pod_request_obj")}
+                                  if hasattr(task, "build_pod_request_obj")
+                                  and f"{dag_id}.{task.task_id}" not in pod_errors}
     print(MARKER + json.dumps(result), flush=True)
 
 

@@ -268,6 +268,8 @@ def check(runner: Runner, provider: Provider, deployment: Deployment, dags_folde
     report.problems.extend(environment_problems(provider.task_env(), env, source))
     target = PodTarget.of(provider)
     report.pods = len(parsed.pods)
+    report.problems.extend(f"{task}: its pod cannot be built: {error}"
+                           for task, error in sorted(parsed.pod_errors.items()))
     for task, pod in sorted(parsed.pods.items()):
         for line in check_pod(provider, task, pod, target):
             (report.warnings if is_changed(line) else report.problems).append(line)

@@ -19,6 +19,8 @@ security rules are Autopilot's.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -327,6 +329,9 @@ class _OfflineHook:
     def get_xcom_sidecar_container_resources(self) -> dict[str, Any] | None:
         return None
 
+    def get_xcom_sidecar_container_security_context(self) -> dict[str, Any] | None:  # asked by provider 10.2x
+        return None
+
 
 def build_pod(operator: Any) -> dict[str, Any]:
     """The pod a KubernetesPodOperator task would launch, built offline, as the API takes it."""
@@ -334,6 +339,21 @@ def build_pod(operator: Any) -> dict[str, Any]:
 
     operator.__dict__.setdefault("hook", _OfflineHook())  # `hook` is a cached_property: this pre-fills it
     return dict(ApiClient().sanitize_for_serialization(operator.build_pod_request_obj()))
+
+
+def dry_run_pod(operator: Any) -> dict[str, Any]:
+    """The pod as the provider's own `dry_run()` prints it (YAML on stdout), built offline: that method calls
+    `build_pod_request_obj` its own way (provider 10.25: with dry_run=True), so an operator that overrides it is
+    rendered as the provider's API really calls it."""
+    import yaml
+
+    operator.__dict__.setdefault("hook", _OfflineHook())
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        operator.dry_run()
+    text = printed.getvalue()
+    start = text.find("api_version:")  # the pod's first key (sorted): any log line printed before it is skipped
+    return dict(yaml.safe_load(text[max(start, 0):]) or {})
 
 
 def operator_findings(operator: Any) -> list[PodFinding]:

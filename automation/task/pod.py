@@ -43,7 +43,8 @@ def load_task(dags: Path, dag_id: str, task_id: str) -> Any:
 
     if str(dags) not in sys.path:
         sys.path.insert(0, str(dags))
-    bag = DagBag(dag_folder=str(dags), include_examples=False)
+    # No include_examples: Airflow 3.3 dropped it; LOAD_EXAMPLES=False (above) says the same on every version.
+    bag = DagBag(dag_folder=str(dags))
     dag = bag.dags.get(dag_id)
     if dag is None:
         errors = [f"{Path(f).name}: {str(e).strip().splitlines()[-1]}" for f, e in bag.import_errors.items()]

@@ -64,7 +64,7 @@ def task_env(tmp_path_factory: pytest.TempPathFactory):
 def dagbag(task_env):
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS), include_examples=False, safe_mode=True)
+    return DagBag(dag_folder=str(DAGS), safe_mode=True)  # LOAD_EXAMPLES=False above (3.3 has no include_examples)
 
 
 def serialize(pod) -> dict:

@@ -50,8 +50,10 @@ class XComPodOperator(ProjectPodOperator):
     def pod_manager(self) -> PodManager:
         return SidecarStoppingPodManager(kube_client=self.client, callbacks=self.callbacks)
 
-    def build_pod_request_obj(self, context: Any = None) -> Any:
-        pod = super().build_pod_request_obj(context)
+    def build_pod_request_obj(self, context: Any = None, **kwargs: Any) -> Any:
+        # Keyword arguments pass through as the provider's signature has them: newer providers add some (10.25's
+        # dry_run=True, which its own dry_run() passes), older ones take none.
+        pod = super().build_pod_request_obj(context, **kwargs)
         containers = pod.spec.containers
         base = containers[0]
         for sidecar in containers[1:]:
