@@ -199,8 +199,9 @@ PHASES = [
     "task pod ended -> delete called (completion noticed, logs fetched)",
     "delete called -> task marked done",
     "task pod delete -> gone",
-    "task done -> next ready / run done",
+    "last task done -> run marked done",
 ]
+# A downstream task's "ready" is its upstream's end: the gap between them is counted once, in its own first row.
 
 
 def phases(watch: PodWatch, api: AirflowApi, dag: str, run: dict[str, Any], tis: list[dict[str, Any]],
@@ -217,7 +218,6 @@ def phases(watch: PodWatch, api: AirflowApi, dag: str, run: dict[str, Any], tis:
         pod = watch.find(pod_of(dag, task, task_pod=True), since)
         assert worker and pod and worker.running and pod.running and pod.terminated, f"{task}: pods not seen"
         logs = log_times(api, dag, run["dag_run_id"], ti)
-        nxt = ts(tis[i + 1]["queued_when"]) if i + 1 < len(tis) else ts(run["end_date"])
         script = pod.terminated - pod.running
         got = {
             PHASES[0]: queued - ready,
@@ -230,11 +230,12 @@ def phases(watch: PodWatch, api: AirflowApi, dag: str, run: dict[str, Any], tis:
             PHASES[7]: logs.get("delete_call", ended) - pod.terminated,
             PHASES[8]: ended - logs.get("delete_call", ended),
             PHASES[9]: (pod.gone or pod.deleting or ended) - logs.get("delete_call", ended),
-            PHASES[10]: (nxt or ended) - ended,
             "queued -> done": ended - queued,
             "overhead (queued -> done - script)": ended - queued - script,
             "worker parse (log)": logs.get("pod_build", started) - logs.get("parse_start", started),
         }
+        if i == len(tis) - 1:
+            got[PHASES[10]] = (ts(run["end_date"]) or ended) - ended
         by_task[task] = got
         ready = ended
     by_task["(run)"] = {"trigger -> done": (ts(run["end_date"]) or 0) - (ts(run["queued_at"]) or 0)}
@@ -302,7 +303,7 @@ def median_table(name: str, runs: list[dict[str, dict[str, float]]], floor: floa
     print("| phase | " + " | ".join(tasks) + " |")
     print("| --- |" + " --- |" * len(tasks))
     for phase in rows:
-        cells = [f"{statistics.median(values[t][phase]):.2f}" for t in tasks]
+        cells = [f"{statistics.median(values[t][phase]):.2f}" if values[t][phase] else "-" for t in tasks]
         print(f"| {phase} | " + " | ".join(cells) + " |")
     total = statistics.median(values["(run)"]["trigger -> done"])
     overheads = [statistics.median(values[t]["overhead (queued -> done - script)"]) for t in tasks]
