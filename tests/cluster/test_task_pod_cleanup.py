@@ -1,8 +1,10 @@
 """A failed task never blocks the cluster, on a real Kubernetes: a task whose image does not exist fails run
 after run, and none of its pods stays behind holding the node's room (each is deleted when its task gives up);
 its task log still holds the kubelet's pull error, from the pod's events; example1 still runs afterwards. A
-task that ran and failed keeps its pod only within the bound. Needs nothing from another module: `up` is a
-no-op when the target is already up."""
+task that ran and failed keeps its pod only within the bound. A task that fails once is retried, and each try's
+log holds its own script output (the operator's quicker start and end checks, common.utils.pod_timing and
+project_pod.PromptPodManager, change when a pod's state is seen, not what is decided). Needs nothing from another
+module: `up` is a no-op when the target is already up."""
 
 from __future__ import annotations
 
@@ -35,6 +37,29 @@ from common.utils import project_dag, project_task
 
 with project_dag("example1", "DAG_ID", output="output/never.csv"):
     project_task("example1", "refused", "example1/scripts/extract.py", args=["--no-such-flag"], keep_failed_pods=1)
+'''
+
+# Its task fails on its first try and succeeds on its retry (a marker file in the project's data remembers).
+FLAKY_DAG = '''"""Airflow DAG written by the task-pod cleanup cluster test: its task succeeds on its retry."""
+from datetime import timedelta
+
+from common.utils import project_dag, project_task
+
+with project_dag("example1", "DAG_ID", output="output/DAG_ID.txt"):
+    project_task("example1", "flaky", "zz_DAG_ID_flaky.py", args=["DAG_ID"], retries=1,
+                 retry_delay=timedelta(seconds=1))
+'''
+FLAKY_SCRIPT = '''import os, pathlib, sys
+root = pathlib.Path(os.environ["DATA_ROOT"])
+marker = root / "work" / f"{sys.argv[1]}.first-try"
+if not marker.exists():
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("failed once")
+    sys.exit("first try: failing on purpose")
+(root / "output").mkdir(parents=True, exist_ok=True)
+(root / "output" / f"{sys.argv[1]}.txt").write_text("second try: ok")
+marker.unlink()
+print("second try: ok", flush=True)
 '''
 
 
@@ -130,3 +155,25 @@ def test_failed_pods_that_ran_are_kept_within_the_bound(target: Any, dag_file: A
     stored = re.split(r"\n(?:--- pod |    event )", log.stdout, maxsplit=1)[0]
     # The deleted pod's container log is still in its task's log.
     assert "the following arguments are required: --run-id" in stored, stored
+
+
+def test_a_task_that_fails_once_is_retried_and_each_try_keeps_its_log(target: Any, dag_file: Any) -> None:
+    dag_id = dag_file(FLAKY_DAG)
+    script = REPO / f"dags/zz_{dag_id}_flaky.py"
+    output = REPO / f"data/example1/output/{dag_id}.txt"
+    script.write_text(FLAKY_SCRIPT)
+    try:
+        run = cli("e2e", "--dag", dag_id, "--timeout", "300")
+        assert run.returncode == 0, run.stdout + run.stderr
+        run_id = re.search(r"^\s+ok: run (\S+)$", run.stdout, re.M).group(1)  # type: ignore[union-attr]
+        logs = {}
+        for attempt in (1, 2):
+            log = cli("logs", "--dag", dag_id, "--task", "flaky", "--run", run_id, "--try", str(attempt))
+            assert log.returncode == 0, log.stderr
+            logs[attempt] = re.split(r"\n(?:--- pod |    event )", log.stdout, maxsplit=1)[0]
+        assert "first try: failing on purpose" in logs[1] and "second try: ok" not in logs[1], logs[1]
+        assert "second try: ok" in logs[2] and "first try: failing on purpose" not in logs[2], logs[2]
+        assert output.read_text() == "second try: ok"
+    finally:
+        script.unlink(missing_ok=True)
+        output.unlink(missing_ok=True)

@@ -349,3 +349,95 @@ def test_the_bound_is_the_targets_setting_written_by_automation_and_read_by_the_
         monkeypatch.setenv(name, value)
     assert operator().keep_failed_pods == 7 and operator(xcom=True).keep_failed_pods == 7
     assert operator(keep_failed_pods=1).keep_failed_pods == 1  # a task may still choose its own
+
+
+# -- how promptly a pod's start and end are noticed ---------------------------------------------------------------
+@pytest.mark.parametrize("target", ["local", "existing", "gke", "composer", "composer-rehearsal"])
+def test_a_pod_start_is_checked_every_second_on_every_target(
+        dags: None, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """The provider's 5 s left each task waiting about 4.5 s for a pod already running (benchmarks/task_time.py);
+    every target gets the same interval, so no target notices a start differently from another."""
+    from automation.core.runner import Runner
+    from automation.providers import provider_for
+    from automation.settings import load_target
+
+    monkeypatch.delenv("AUTOMATION_SETTINGS", raising=False)
+    for name, value in provider_for(Runner(), load_target(target)).task_env().items():
+        monkeypatch.setenv(name, value)
+    for op in (operator(), operator(xcom=True)):
+        assert op.startup_check_interval_seconds == 1
+        # What decides a start's failure is unchanged: the provider's timeouts.
+        assert (op.schedule_timeout_seconds, op.startup_timeout_seconds) == (120, 120)
+    assert operator(startup_check_interval_seconds=7).startup_check_interval_seconds == 7  # a task may choose
+
+
+class Clock:
+    """time.monotonic and time.sleep without waiting: each sleep advances the clock and is recorded."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class PhasedApi(FakeApi):
+    """A pod whose phase, read after read, follows `phases` (the last one stays)."""
+
+    def __init__(self, phases: list[str]) -> None:
+        super().__init__()
+        self.phases = phases
+
+    def read_namespaced_pod(self, name: str, namespace: str, **_: Any) -> Any:
+        phase = self.phases.pop(0) if len(self.phases) > 1 else self.phases[0]
+        self._get(name).status = status(phase, terminated=None if phase == "Running" else int(phase == "Failed"))
+        return super().read_namespaced_pod(name, namespace)
+
+
+@pytest.mark.parametrize("xcom", [False, True])
+@pytest.mark.parametrize("final", ["Succeeded", "Failed"])
+def test_a_pods_end_is_noticed_within_a_fraction_of_a_second_and_judged_as_the_provider_does(
+        dags: None, monkeypatch: pytest.MonkeyPatch, final: str, xcom: bool) -> None:
+    """The container has exited (its log ended) and the kubelet reports the phase two reads later: the provider
+    alone would sleep 2 s; the pod is returned as the provider's own loop read it, with its final phase."""
+    import time
+
+    from common.utils.project_pod import COMPLETION_POLL, PromptPodManager
+
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    api = PhasedApi(["Running", "Running", final])
+    op = wired(operator(xcom=xcom), api)
+    pod = made(op, api, status("Running"))
+    assert isinstance(op.pod_manager, PromptPodManager)
+    remote = op.pod_manager.await_pod_completion(pod)
+    assert remote.status.phase == final
+    assert clock.sleeps == [COMPLETION_POLL, COMPLETION_POLL]
+
+
+def test_a_pod_still_running_after_the_window_is_left_to_the_providers_loop(
+        dags: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from common.utils.project_pod import COMPLETION_POLL, COMPLETION_WINDOW
+
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    fast = round(COMPLETION_WINDOW / COMPLETION_POLL)
+    api = PhasedApi(["Running"] * (fast + 2) + ["Succeeded"])
+    op = wired(operator(), api)
+    remote = op.pod_manager.await_pod_completion(made(op, api, status("Running")))
+    assert remote.status.phase == "Succeeded"
+    assert clock.sleeps[:fast] == [COMPLETION_POLL] * fast and clock.sleeps[fast:] == [2, 2]  # the provider's
+    # With istio the pod never reaches a final phase: no fast reads, the provider's own loop from the start.
+    clock.sleeps.clear()
+    api.phases = ["Running", "Succeeded"]
+    op.pod_manager.await_pod_completion(made(op, api, status("Running"), run_id="istio"), istio_enabled=True)
+    assert clock.sleeps == [2]

@@ -34,6 +34,7 @@ __all__ = [
     "START_DATE",
     "data_root",
     "image_ref",
+    "pod_timing",
     "project_dag",
     "project_task",
 ]
@@ -81,6 +82,17 @@ def image_ref(name: str) -> str:
         raise ValueError(f"unknown image {name!r}: expected one of {sorted(tags)} (folders under images/)")
     registry = facts().image_registry.rstrip("/")
     return f"{registry}/{name}:{tags[name]}" if registry else f"{name}:{tags[name]}"
+
+
+def pod_timing(target: TaskPodFacts) -> dict[str, Any]:
+    """How often the operator checks whether its pod has started: every second, on every target.
+
+    The provider's default (5 s) left a task waiting 4.3-4.6 s (median) for a pod already running, on each task
+    (benchmarks/task_time.py). A check is one read of the pod (and of its events, which go into the task's log),
+    and the same read on GKE and Composer: the interval changes when the start is noticed, not what is decided
+    (the schedule and start-up timeouts are separate settings, unchanged), so one value serves every target.
+    """
+    return {"startup_check_interval_seconds": 1}
 
 
 def _label(value: str) -> str:
@@ -198,6 +210,7 @@ def project_task(
         # overrides either.
         "config_file": target.kube_config_file or None,
         "kubernetes_conn_id": KUBERNETES_CONN_ID,
+        **pod_timing(target),
     }
     operator: type[ProjectPodOperator] = ProjectPodOperator
     if xcom:

@@ -26,11 +26,11 @@ from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
 from kubernetes.stream import stream as kubernetes_stream
 
 from common.contract import XCOM_SIDECAR
-from common.utils.project_pod import ProjectPodOperator
+from common.utils.project_pod import ProjectPodOperator, PromptPodManager
 
 
-class SidecarStoppingPodManager(PodManager):
-    """The provider's PodManager, stopping the XCom sidecar by signalling its PID 1 (see the module's docstring)."""
+class SidecarStoppingPodManager(PromptPodManager):
+    """The project's PodManager, stopping the XCom sidecar by signalling its PID 1 (see the module's docstring)."""
 
     def extract_xcom_kill(self, pod: Any) -> None:
         with closing(kubernetes_stream(self._client.connect_get_namespaced_pod_exec, pod.metadata.name,
