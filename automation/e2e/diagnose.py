@@ -17,6 +17,9 @@ from automation.providers import Provider
 
 def report_failure(runner: Runner, provider: Provider, api: AirflowApi, dag_id: str, run_id: str,
                    tasks: list[dict[str, Any]], max_lines: int = 120) -> None:
+    """The failed tasks' logs and their pods' states and events. A task whose image could not be pulled is a
+    UserError naming `images`: the pod is gone by now (a pod that never started is deleted at once), its events
+    are not."""
     failed = [t for t in tasks if t.get("state") == "failed"]
     for task in failed:
         try_number = int(task.get("try_number") or 1)
@@ -29,7 +32,11 @@ def report_failure(runner: Runner, provider: Provider, api: AirflowApi, dag_id: 
     skipped = [t["task_id"] for t in tasks if t.get("state") in ("upstream_failed", "skipped")]
     if skipped:
         runner.say(f"--- not run because of the failure: {', '.join(skipped)}")
-    pod_events(runner, provider, dag_id, run_id, [t["task_id"] for t in failed])
+    pulls = pod_events(runner, provider, dag_id, run_id, [t["task_id"] for t in failed])
+    if pulls:
+        raise UserError(f"task(s) {', '.join(sorted(pulls))} could not start: the image is not available to the "
+                        f"cluster ({'; '.join(sorted(set(pulls.values())))})",
+                        f"build and load it: {provider.target.command('images')}", exit_code=1)
 
 
 IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
@@ -69,15 +76,17 @@ def safe_label(value: str) -> str:
 
 
 def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, task_ids: list[str],
-               log_lines: int = 0) -> None:
+               log_lines: int = 0) -> dict[str, str]:
     """Events of the failed tasks' pods, when a cluster answers; nothing (quietly) otherwise. With `log_lines`,
-    also the last lines of each pod's task container (a failed pod is kept: delete_worker_pods_on_failure)."""
+    also the last lines of each pod's task container (a failed pod is kept: delete_worker_pods_on_failure).
+    The tasks whose image could not be pulled, with the event that says so."""
+    pulls: dict[str, str] = {}
     if not task_ids:
-        return
+        return pulls
     try:
         state = provider.state()
         if not isinstance(state, LiveCluster):
-            return
+            return pulls
         namespace = provider.task_pod_facts().namespace
         events = state.list("Event", namespace)
         for task_id in task_ids:
@@ -109,7 +118,12 @@ def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, tas
             for event in sorted((e for e in events if (e.get("involvedObject") or {}).get("name") in names),
                                 key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or "")):
                 obj = event["involvedObject"]["name"]
-                runner.say(f"    event {obj}: {event.get('type')} {event.get('reason')}: {event.get('message')}")
+                message = str(event.get("message") or "")
+                runner.say(f"    event {obj}: {event.get('type')} {event.get('reason')}: {message}")
+                pulled = re.match(r'Failed to pull image "([^"]+)"', message)
+                if pulled:
+                    pulls.setdefault(task_id, f"{pulled.group(1)}: failed to pull")
     except Exception as exc:  # diagnostics must never hide the failure they explain
         if runner.verbose:
             runner.say(f"    (no pod events: {type(exc).__name__}: {exc})")
+    return pulls
