@@ -20,6 +20,18 @@ def components(target: Target) -> tuple[str, ...]:
     return COMPONENTS + (CELERY_COMPONENTS if target.executor == "CeleryExecutor" else ())
 
 
+def ready_replicas(obj: dict[str, Any]) -> int:
+    """Ready pods of a Deployment's or StatefulSet's current spec. Mid-rollout the old pods are still Ready: they
+    do not count (an upgrade's verification must see the new version serve, not the one it replaces)."""
+    status = obj.get("status") or {}
+    ready = int(status.get("readyReplicas") or 0)
+    if int(status.get("observedGeneration") or 0) < int(obj["metadata"].get("generation") or 0):
+        return 0
+    if "updatedReplicas" in status:
+        return min(ready, int(status["updatedReplicas"] or 0))
+    return ready
+
+
 def component_status(state: LiveCluster, target: Target) -> dict[str, tuple[int, int]]:
     """ready/desired replicas by component, from the chart's Deployments and StatefulSets."""
     found: dict[str, tuple[int, int]] = {}
@@ -27,9 +39,7 @@ def component_status(state: LiveCluster, target: Target) -> dict[str, tuple[int,
         for obj in state.list(kind, target.namespace, f"release={target.release}"):
             component = obj["metadata"].get("labels", {}).get("component")
             if component in components(target):
-                spec = obj.get("spec", {}).get("replicas", 1)
-                ready = obj.get("status", {}).get("readyReplicas") or 0
-                found[component] = (ready, spec)
+                found[component] = (ready_replicas(obj), obj.get("spec", {}).get("replicas", 1))
     return found
 
 

@@ -149,7 +149,7 @@ def upgrade_safely(provider: Provider, release: Release | None, change: VersionC
         ready = ", Ready," if previous else ""
         raise UserError(f"the upgrade ({change.line}) failed and was undone: {undone}{ready} with its database "
                         f"restored from {backup}; nothing was lost",
-                        f"read the failure above ({failure.problem[:160]}), fix it, then "
+                        "read why above (the line \"upgrade failed: ...\"), fix it, then "
                         f"`{target.command('up')}` again") from None
     runner.ok(f"upgraded ({change.line}); the backup stays in {backup}")
     return change.line
