@@ -66,6 +66,21 @@ def image_watch(runner: Runner, provider: Provider, dag_id: str, run_id: str) ->
     return check
 
 
+def gone_pods(events: list[dict[str, Any]], task_id: str) -> set[str]:
+    """Names of the task's pods that events mention: TASK-SUFFIX (the executor's worker) and PROJECT-TASK-SUFFIX
+    (project_task's operator). Pods are deleted when they end; their events stay for about an hour."""
+    task = re.escape(safe_label(task_id).lower().replace("_", "-"))
+    return {str(e["involvedObject"]["name"]) for e in events
+            if (e.get("involvedObject") or {}).get("kind") == "Pod"
+            and re.fullmatch(rf"(?:[a-z0-9.-]+-)?{task}-[a-z0-9]+", str(e["involvedObject"].get("name", "")))}
+
+
+def pull_failure(message: str) -> str | None:
+    """The kubelet's event for an image it could not pull, as 'IMAGE: failed to pull'; None for any other."""
+    pulled = re.match(r'Failed to pull image "([^"]+)"', message)
+    return f"{pulled.group(1)}: failed to pull" if pulled else None
+
+
 def safe_label(value: str) -> str:
     """The label value the KubernetesPodOperator and executor give a task's pods (make_safe_label_value)."""
     safe = re.sub(r"^[^a-z0-9A-Z]*|[^a-zA-Z0-9_\-\.]|[^a-z0-9A-Z]*$", "", value)
@@ -109,20 +124,18 @@ def pod_events(runner: Runner, provider: Provider, dag_id: str, run_id: str, tas
                     runner.say(f"    container log (last {log_lines} lines):")
                     for line in log.splitlines()[-log_lines:]:
                         runner.say(f"      {line}")
-            if not names:
-                # Finished pods are usually deleted; their events stay for about an hour, under the pod's name.
-                prefix = safe_label(task_id).lower().replace("_", "-")
-                names = {e["involvedObject"]["name"] for e in events
-                         if (e.get("involvedObject") or {}).get("kind") == "Pod"
-                         and str(e["involvedObject"].get("name", "")).startswith(prefix)}
+            # The task's pods that are gone too (its worker's may be kept, the task pod's is not): their events
+            # stay for about an hour, under the pod's name, TASK-SUFFIX from the executor, PROJECT-TASK-SUFFIX
+            # from project_task's operator.
+            names |= gone_pods(events, task_id)
             for event in sorted((e for e in events if (e.get("involvedObject") or {}).get("name") in names),
                                 key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or "")):
                 obj = event["involvedObject"]["name"]
                 message = str(event.get("message") or "")
                 runner.say(f"    event {obj}: {event.get('type')} {event.get('reason')}: {message}")
-                pulled = re.match(r'Failed to pull image "([^"]+)"', message)
+                pulled = pull_failure(message)
                 if pulled:
-                    pulls.setdefault(task_id, f"{pulled.group(1)}: failed to pull")
+                    pulls.setdefault(task_id, pulled)
     except Exception as exc:  # diagnostics must never hide the failure they explain
         if runner.verbose:
             runner.say(f"    (no pod events: {type(exc).__name__}: {exc})")

@@ -433,6 +433,10 @@ def test_a_failed_migration_is_rolled_back_with_the_data(env: Any, tmp_path: Any
     """The migration job migrates, then fails: `up` rolls the release back, restores the backup, and the old
     version runs with everything it had."""
     target, _ = env
+    # The tests before restarted components and `up`s: the URL the UI's port-forward serves now.
+    again = cli("up", "--skip-dags-check")
+    assert again.returncode == 0, again.stderr
+    SHARED["url"] = printed_url(again.stdout)[0]
     before, revision = history(SHARED["url"]), database_revision(target)
     failing = tmp_path / "failing-migration.yaml"
     failing.write_text(yaml.safe_dump({"migrateDatabaseJob": {"args": ["bash", "-c", "airflow db migrate && exit 3"]}}))

@@ -65,4 +65,4 @@ def test_image_the_node_cannot_pull_is_named_with_the_kubelets_reason(started: A
     reason = _reason_within(state, name, 60)
     assert reason.startswith("main: ") and ("ErrImagePull" in reason or "ImagePullBackOff" in reason), reason
     assert "127.0.0.1:5999/never-pushed/image:1" in reason
-    assert "Air-gapped" in node_folders_fix(reason, "apache/airflow:x", "airflow")
+    assert "docs/how-to/air-gapped.md" in node_folders_fix(reason, "apache/airflow:x", "airflow")
