@@ -176,8 +176,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The whole suite, cluster tests included (`-- -m cluster` for those alone)."""
-    _install(session, *AIRFLOW, "gcs", "test")
+    """The whole suite, cluster tests included (`-- -m cluster` for those alone). With the lint group: the
+    upgrade check runs ruff's AIR rules, and the CI scripts' test runs shellcheck, both pinned there."""
+    _install(session, *AIRFLOW, "gcs", "test", groups=("lint",))
     session.run("pytest", *session.posargs)
 
 
