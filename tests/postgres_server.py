@@ -7,7 +7,10 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import PG_BIN
 
@@ -49,6 +52,21 @@ class Postgres:
         subprocess.run(self._command(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop"),
                        capture_output=True, timeout=60)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def sql(server: Postgres, statement: str) -> str:
+    """One statement run by psql as postgres in database airflow; its rows, unaligned."""
+    return subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres",
+                           "-d", "airflow", "-v", "ON_ERROR_STOP=1", "-c", statement],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module", name="server")
+def server_fixture() -> Iterator[Postgres]:
+    """A throwaway server for the module's tests."""
+    running = started()
+    yield running
+    running.stop()
 
 
 def started() -> Postgres:

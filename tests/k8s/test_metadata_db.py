@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import io
 import stat
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from automation.core.runner import Runner
 from automation.k8s.metadata_db import ExternalDatabase
-from tests.postgres_server import Postgres, started
+from tests.postgres_server import Postgres, server_fixture, sql  # noqa: F401  (the fixture `server`)
 
 PASSWORD = "not-on-any-command-line"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Postgres]:
-    running = started()
-    yield running
-    running.stop()
-
-
-def sql(server: Postgres, statement: str) -> str:
-    return subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres",
-                           "-d", "airflow", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def database(server: Postgres) -> tuple[ExternalDatabase, Runner]:

@@ -4,8 +4,7 @@ failure, on a real PostgreSQL server (the migration and the rollback are the cal
 from __future__ import annotations
 
 import io
-import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -21,22 +20,9 @@ from automation.providers.airflow_upgrade import (
     upgrade_safely,
     version_change,
 )
-from tests.postgres_server import Postgres, started
+from tests.postgres_server import Postgres, server_fixture, sql  # noqa: F401  (the fixture `server`)
 
 RELEASE = Release("airflow", "deployed", "airflow-1.21.0", 7)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[Postgres]:
-    running = started()
-    yield running
-    running.stop()
-
-
-def sql(server: Postgres, statement: str) -> str:
-    return subprocess.run(["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.port), "-U", "postgres",
-                           "-d", "airflow", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 @pytest.fixture
