@@ -40,6 +40,37 @@ class Component:
         return self.name if self.name in self.containers or not self.containers else self.containers[0]
 
 
+def serving_pod(pods: list[dict[str, Any]], container: str) -> str | None:
+    """The pod a command should run in: `kubectl exec deployment/X` may pick a pod that is going away (mid-rollout
+    the old pod is still Ready and older, which kubectl prefers), and a command in it is killed with it (exit 137).
+    Ready pods first, then running ones, never one being deleted; the newest of those (a rollout's new revision)."""
+    def running(pod: dict[str, Any]) -> bool:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return any(s.get("name") == container and "running" in (s.get("state") or {}) for s in statuses)
+
+    def ready(pod: dict[str, Any]) -> bool:
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+    alive = [p for p in pods if not p["metadata"].get("deletionTimestamp") and running(p)]
+    best = [p for p in alive if ready(p)] or alive
+    if not best:
+        return None
+    return str(max(best, key=lambda p: p["metadata"].get("creationTimestamp") or "")["metadata"]["name"])
+
+
+def exec_ref(provider: Provider, component: Component) -> str:
+    """`pod/NAME` of the component's serving pod; its workload (kubectl's own pick) when no pod runs yet or in a
+    dry run without a cluster."""
+    state = provider.state()
+    if not isinstance(state, LiveCluster):
+        return component.ref
+    target = provider.target
+    pods = state.list("Pod", target.namespace, f"component={component.name},release={target.release}")
+    name = serving_pod(pods, component.container)
+    return f"pod/{name}" if name else component.ref
+
+
 def kubectl(provider: Provider) -> list[str]:
     assert provider.cluster is not None  # every command that runs kubectl stopped at `cluster_only` without one
     return ["kubectl", *provider.cluster.kubectl_args(), "-n", provider.target.namespace]

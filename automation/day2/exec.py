@@ -1,6 +1,6 @@
-"""`shell` and `airflow -- ARGS`: commands inside a running component, through `kubectl exec` on its workload
-(kubectl picks a running pod), attached to this terminal; the exit code is the command's. On Cloud Composer,
-`airflow -- ARGS` is `gcloud composer environments run` (Composer's executeAirflowCommand API)."""
+"""`shell` and `airflow -- ARGS`: commands inside a running component, through `kubectl exec` in its serving pod
+(ready, not being deleted: components.serving_pod), attached to this terminal; the exit code is the command's.
+On Cloud Composer, `airflow -- ARGS` is `gcloud composer environments run` (Composer's executeAirflowCommand API)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from automation.core.errors import UserError
-from automation.day2.components import cluster_only, composer_where, kubectl, resolve_one
+from automation.day2.components import cluster_only, composer_where, exec_ref, kubectl, resolve_one
 from automation.providers import Provider
 
 # Airflow CLI commands that take a sub-command (`airflow dags list`): gcloud wants both words before its `--`.
@@ -21,7 +21,7 @@ def _exec(provider: Provider, component: str, command: list[str], tty: bool) -> 
     one is a terminal (a shell, or a prompt such as `airflow db clean`'s)."""
     found = resolve_one(provider, component)
     flags = ["-i", "-t"] if tty else ["-i"]
-    cmd = [*kubectl(provider), "exec", *flags, found.ref, "-c", found.container, "--", *command]
+    cmd = [*kubectl(provider), "exec", *flags, exec_ref(provider, found), "-c", found.container, "--", *command]
     return provider.runner.attached(cmd, tty=tty)
 
 
