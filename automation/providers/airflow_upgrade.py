@@ -19,6 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from automation.core.errors import UserError
 from automation.k8s.airflow_secrets import external_db_url
+from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import Release
 from automation.k8s.metadata_db import ChartDatabase, ExternalDatabase, MetadataDatabase
 from automation.k8s.objects import ConfigMap
@@ -94,6 +95,33 @@ def metadata_database(provider: Provider, cluster: Cluster) -> MetadataDatabase:
 def backup_file(provider: Provider, change: VersionChange, revision: str | None) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return provider.state_dir() / "backups" / f"{stamp}-airflow-{change.airflow_from}-{revision or 'empty'}.sql"
+
+
+# The chart's migration Job (a post-upgrade hook; Helm leaves a failed or timed-out one in place).
+MIGRATION_COMPONENT = "run-airflow-migrations"
+
+
+def stop_migrations(state: LiveCluster, target: Target, timeout: float = 120) -> list[str]:
+    """Delete the release's migration Jobs and their pods, and wait until the pods are gone: the names deleted.
+
+    Before a backup is restored: a migration Job that timed out is still running, and one that failed is retried
+    (backoffLimit); either would migrate the restored database again, to the version just rolled back. A batch/v1
+    Job's own default on deletion orphans its pods, so they are deleted by name, without a grace period."""
+    selector = f"component={MIGRATION_COMPONENT},release={target.release}"
+    jobs = [job["metadata"]["name"] for job in state.list("Job", target.namespace, selector)]
+    for name in jobs:
+        state.delete("Job", name, target.namespace)
+    deadline = time.monotonic() + timeout
+    while pods := [pod["metadata"]["name"] for pod in state.list("Pod", target.namespace, selector)]:
+        if time.monotonic() > deadline:
+            raise UserError(f"the migration pods {', '.join(pods)} were still there {timeout:.0f}s after their "
+                            "deletion: the database was not restored, so that they cannot migrate it again",
+                            f"delete them (kubectl delete pod -n {target.namespace} {' '.join(pods)} --force), then "
+                            f"restore the backup by hand: docs/how-to/upgrading.md")
+        for name in pods:
+            state.delete("Pod", name, target.namespace, grace_seconds=0)
+        time.sleep(1)
+    return jobs
 
 
 def upgrade_safely(provider: Provider, release: Release | None, change: VersionChange, database: MetadataDatabase,

@@ -27,6 +27,7 @@ from automation.providers.airflow_upgrade import (
     metadata_database,
     previous_versions,
     record,
+    stop_migrations,
     upgrade_safely,
     version_change,
 )
@@ -183,7 +184,7 @@ class HelmRelease:
             reason = upgrade_safely(
                 provider, release, change, metadata_database(provider, self.cluster),
                 upgrade=lambda: helm.upgrade(self.chart, values_file), verify=self._verify,
-                rollback=lambda revision: helm.rollback(revision) if revision else helm.uninstall())
+                rollback=lambda revision: self._rollback(helm, revision))
         if isinstance(state, LiveCluster):
             ensure(runner, state, kept)
         if runner.server_dry_run:
@@ -194,6 +195,18 @@ class HelmRelease:
             helm.validate(self.chart, values_file, state)
         return reason
 
+
+    def _rollback(self, helm: Helm, revision: int | None) -> None:
+        """The release back to `revision` (None: removed), its migration Jobs stopped first (a failed or timed-out
+        one would otherwise migrate the backup again once it is restored)."""
+        state = self.cluster.state()
+        if isinstance(state, LiveCluster):
+            for job in stop_migrations(state, self.provider.target):
+                self.provider.runner.say(f"    stopped: Job/{job} and its pods")
+        if revision:
+            helm.rollback(revision)
+        else:
+            helm.uninstall()
 
     def _verify(self) -> None:
         """After an upgrade: every component Ready on the new version."""

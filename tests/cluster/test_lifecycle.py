@@ -392,7 +392,9 @@ def history(url: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
         for dag in ("example1", "example_db", "example_notebook", "example_xcom"):
-            runs = client.get(f"/api/v2/dags/{dag}/dagRuns", params={"limit": 100}).json()["dag_runs"]
+            listed = client.get(f"/api/v2/dags/{dag}/dagRuns", params={"limit": 100})
+            assert listed.status_code == 200, f"{dag}'s runs: {listed.status_code} {listed.text[:500]}"
+            runs = listed.json()["dag_runs"]
             found[dag] = sorted((run["dag_run_id"], run["state"]) for run in runs)
             if dag == "example_xcom":
                 for run_id, _ in found[dag]:
@@ -432,7 +434,7 @@ def upgrade_overlay(tmp_path: Any, target: Any, **settings: Any) -> str:
 def test_a_failed_migration_is_rolled_back_with_the_data(env: Any, tmp_path: Any) -> None:
     """The migration job migrates, then fails: `up` rolls the release back, restores the backup, and the old
     version runs with everything it had."""
-    target, _ = env
+    target, state = env
     # The tests before restarted components and `up`s: the URL the UI's port-forward serves now.
     again = cli("up", "--skip-dags-check")
     assert again.returncode == 0, again.stderr
@@ -449,6 +451,10 @@ def test_a_failed_migration_is_rolled_back_with_the_data(env: Any, tmp_path: Any
 
     assert f"(Airflow {VERSIONS.airflow}), Ready, with its database restored" in error[0], error[0]
     assert "Traceback" not in result.stderr
+    # Helm gave up on the migration Job after ready_timeout while it still ran: it was stopped before the restore,
+    # and no pod of it is left to migrate the restored database again (Kubernetes retries a failed Job's pod).
+    assert f"stopped: Job/{target.release}-run-airflow-migrations and its pods" in result.stdout, result.stdout
+    assert state.list("Pod", target.namespace, f"component=run-airflow-migrations,release={target.release}") == []
     assert database_revision(target) == revision
     up = cli("up", "--skip-dags-check")  # the pinned version again: nothing to change
     assert up.returncode == 0, up.stderr
