@@ -1,0 +1,98 @@
+"""The dag-processor's parse time per DAG file in the cluster, with the libraries the DAG helpers need imported
+once in its parent (helm/values.yaml `airflowLocalSettings`) and without (the alternative, same run), beside the
+host's parse of the same files (the floor: a process that holds those imports, as `dag_parse.py` measures it);
+and the time until the API lists every DAG after a cold `up`. Medians of RUNS cold starts per variant.
+
+    nox -s benchmark -- dag_processor_parse --target ci [--projects 50] [--runs 3]
+                                             [--reset-db 'bash .ci/postgres.sh --reset']
+
+It DELETES the target's environment (`down --purge --yes`) before each start: use a test cluster. Targets:
+parse time per file in the cluster <= 2x the host's; every DAG listed <= 15 s after `up` at 50 projects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from _timing import REPO, automation
+from scale import dags_parsed
+from synthetic_projects import EXAMPLES, SyntheticProjects
+
+from automation.dags import gate as dagcheck
+
+# The alternative: the chart's own empty airflow_local_settings.py (nothing imported before a parse forks).
+WITHOUT = {"airflowLocalSettings": ""}
+
+
+def cold_start(target: str, values: list[str], expected: int, reset_db: str) -> tuple[float, list[float]]:
+    """Seconds from the end of a cold `up` until the API lists every DAG, and each DAG's own parse time then."""
+    automation("down", "--purge", "--yes", "--target", target)
+    if reset_db:
+        subprocess.run(reset_db, shell=True, check=True, capture_output=True)
+    out = subprocess.run([sys.executable, "-m", "automation", "up", "--target", target, "--skip-dags-check",
+                          *values], cwd=REPO, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"up failed: {out.stderr.strip()}")
+    line = next(x for x in out.stdout.splitlines() if x.startswith("Airflow is up: "))
+    url, _, user, _, password = line.removeprefix("Airflow is up: ").split()
+    t0 = time.monotonic()
+    durations = dags_parsed(url, user, password, expected)
+    return time.monotonic() - t0, durations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", required=True)
+    parser.add_argument("--projects", type=int, default=50)
+    parser.add_argument("--dags-per-project", type=int, default=4)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reset-db", default="")
+    args = parser.parse_args()
+    if args.projects < len(EXAMPLES):
+        sys.exit(f"--projects counts the {len(EXAMPLES)} example projects, so >= {len(EXAMPLES)}")
+    with tempfile.TemporaryDirectory() as tmp, \
+            SyntheticProjects(args.projects - len(EXAMPLES), args.dags_per_project, args.target) as made:
+        without = Path(tmp) / "without-preimport.yaml"
+        without.write_text(yaml.safe_dump(WITHOUT))
+        settings = os.environ.get("AUTOMATION_SETTINGS", "")
+        os.environ["AUTOMATION_SETTINGS"] = f"{settings}:{made.overlay}" if settings else str(made.overlay)
+        expected = 3 + made.dag_files
+        host = [f.seconds for _ in range(args.runs) for f in dagcheck.parse().files]
+        variants = {"pre-imported (helm/values.yaml)": [], "not pre-imported (chart default)":
+                    ["--values", str(without)]}
+        listed: dict[str, list[float]] = {name: [] for name in variants}
+        parse: dict[str, list[float]] = {name: [] for name in variants}
+        try:
+            for run in range(args.runs):
+                for name, values in variants.items():
+                    waited, durations = cold_start(args.target, values, expected, args.reset_db)
+                    listed[name].append(waited)
+                    parse[name] += durations
+                    print(f"run {run + 1}, {name}: every DAG listed {waited:.2f}s after up, parse per file median "
+                          f"{statistics.median(durations):.3f}s", flush=True)
+        finally:
+            automation("down", "--purge", "--yes", "--target", args.target, check=False)
+            subprocess.run(["git", "checkout", "--", "dags/common/images.json"], cwd=REPO, check=False)
+    floor = statistics.median(host)
+    print(f"\n{expected} DAG files ({args.projects} projects), medians of {args.runs} cold starts per variant; "
+          f"host parse per file (the floor): {floor:.3f}s\n")
+    print("| variant | parse per file in the cluster | / host | every DAG listed after `up` |")
+    print("| --- | --- | --- | --- |")
+    for name in variants:
+        per_file = statistics.median(parse[name])
+        print(f"| {name} | {per_file:.3f}s | {per_file / floor:.1f}x | {statistics.median(listed[name]):.2f}s |")
+    ours = next(iter(variants))
+    print(f"targets: parse per file <= 2x host: {statistics.median(parse[ours]) / floor:.1f}x; every DAG listed "
+          f"<= 15 s: {statistics.median(listed[ours]):.2f}s")
+
+
+if __name__ == "__main__":
+    main()
