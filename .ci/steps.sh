@@ -80,13 +80,33 @@ step "$cluster_registry_title"
 cluster_registry
 
 AIRFLOW_VERSION=$(python3 -c 'import sys; sys.path.insert(0, "."); from automation.core.versions import VERSIONS; print(VERSIONS.airflow)')
-step "Airflow $AIRFLOW_VERSION image for the cluster"
-cluster_airflow_image "$AIRFLOW_VERSION"
-
 # The Composer rehearsal runs the Airflow of the Composer image version the composer target names, too.
 COMPOSER_AIRFLOW=$(sed -nE 's/^ *image_version: *composer-3-airflow-([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' targets.yaml | head -1)
+# The images are built side by side (each its own root and venv; mostly downloads and pip's resolver), and beside
+# the worker images' base, while lint and docs run: each writes its log to .state/ci-build-NAME.log, printed when
+# it ends, and a failed one fails the run there.
+mkdir -p .state
+builds=()
+background() {
+  local name=$1; shift
+  echo "   started: $name (log: .state/ci-build-$name.log)"
+  ("$@" >".state/ci-build-$name.log" 2>&1) &
+  builds+=("$name:$!")
+}
+wait_builds() {
+  local build name failed=0
+  for build in "${builds[@]}"; do
+    name=${build%%:*}
+    if wait "${build##*:}"; then echo "   done: $name"; else echo "error: $name failed:" >&2; failed=1; fi
+    sed 's/^/     /' ".state/ci-build-$name.log"
+  done
+  builds=()
+  return $failed
+}
+step "Airflow images for the cluster ($AIRFLOW_VERSION${COMPOSER_AIRFLOW:+, and $COMPOSER_AIRFLOW for the rehearsed \
+Composer image}) and the worker images' base, side by side"
+background "airflow-$AIRFLOW_VERSION" cluster_airflow_image "$AIRFLOW_VERSION"
 if [ -n "$COMPOSER_AIRFLOW" ] && [ "$COMPOSER_AIRFLOW" != "$AIRFLOW_VERSION" ]; then
-  step "Airflow $COMPOSER_AIRFLOW image (the rehearsed Composer image's)"
   # The rehearsed build's own pins of what the rehearsal exercises, where Google's package list shows them
   # (https://cloud.google.com/composer/docs/versions-packages: composer-3-airflow-3.3.1-build.0's providers,
   # build.10's amqp); celery below 5.7, whose 5.7.0 breaks the celery provider's executor import.
@@ -95,7 +115,12 @@ if [ -n "$COMPOSER_AIRFLOW" ] && [ "$COMPOSER_AIRFLOW" != "$AIRFLOW_VERSION" ]; 
 celery==5.6.3 amqp==5.4.2" ;;
     *) composer_pip="celery==5.6.3" ;;
   esac
-  EXTRA_PIP="$composer_pip" cluster_airflow_image "$COMPOSER_AIRFLOW"
+  composer_image() { EXTRA_PIP="$composer_pip" cluster_airflow_image "$COMPOSER_AIRFLOW"; }
+  background "airflow-$COMPOSER_AIRFLOW" composer_image
+fi
+if [ -z "${WORKER_BASE_IMAGE:-}" ]; then
+  # debootstrap makes the worker images' base: no registry to pull one from.
+  background worker-base bash .ci/worker-base.sh
 fi
 
 step "project secret files from their templates (what a new user does)"
@@ -133,10 +158,8 @@ nox -s lint
 step "docs (nox -s docs: the site built strictly)"
 nox -s docs
 
-if [ -z "${WORKER_BASE_IMAGE:-}" ]; then
-  step "worker images' base (debootstrap; no registry to pull one from)"
-  bash .ci/worker-base.sh
-fi
+step "the images built side by side since the start of lint"
+wait_builds
 step "every session a user runs (lock, status, render, dags, up, images, e2e, logs, airflow, task, doctor, restart, down), each from the lock"
 bash .ci/user-sessions.sh
 

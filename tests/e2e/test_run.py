@@ -244,8 +244,8 @@ def test_failing_task_prints_its_log(airflow: Airflow) -> None:
 
 
 def test_timeout_names_task_states(airflow: Airflow) -> None:
-    result = e2e(airflow, "--dag", "e2e_slow", "--timeout", "45")
-    last = assert_one_error(result, "45s", "sleep")
+    result = e2e(airflow, "--dag", "e2e_slow", "--timeout", "20")
+    last = assert_one_error(result, "20s", "sleep")
     assert "running" in last or "queued" in last or "scheduled" in last
 
 
