@@ -163,8 +163,8 @@ wait_builds
 step "every session a user runs (lock, status, render, dags, up, images, e2e, logs, airflow, task, doctor, restart, down), each from the lock"
 bash .ci/user-sessions.sh
 
-step "tests (nox -s tests), cluster tests included"
-nox -s tests -- -p no:cacheprovider
+step "tests (nox -s tests), cluster tests included; the 30 slowest listed at the end"
+nox -s tests -- -p no:cacheprovider --durations=30
 step "targets matrix: up --dry-run, render (validated) and the parity check for local, existing, gke, composer, composer-rehearsal"
 bash .ci/plans.sh
 step "done in $((SECONDS - t0))s"
