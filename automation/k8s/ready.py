@@ -43,6 +43,30 @@ def component_status(state: LiveCluster, target: Target) -> dict[str, tuple[int,
     return found
 
 
+def old_pods_gone(runner: Runner, state: LiveCluster, target: Target, component: str,
+                  timeout: float = 180) -> bool:
+    """Wait until the component runs only its desired pods, none being deleted: after a rollout the replaced pods
+    stay a while (Ready, or terminating), and a port-forward opened then may reach one. Whether it had to wait."""
+    selector = f"component={component},release={target.release}"
+    deadline = time.monotonic() + timeout
+    waited = False
+    while True:
+        desired = sum(int((obj.get("spec") or {}).get("replicas", 1))
+                      for kind in ("Deployment", "StatefulSet") for obj in state.list(kind, target.namespace, selector))
+        # An evicted or completed pod lingers in the list but serves nothing.
+        pods = [p for p in state.list("Pod", target.namespace, selector)
+                if (p.get("status") or {}).get("phase") not in ("Failed", "Succeeded")]
+        if len(pods) <= desired and not any(p["metadata"].get("deletionTimestamp") for p in pods):
+            return waited
+        if not waited:
+            runner.say(f"    waiting for the replaced {component} pods to go")
+            waited = True
+        if time.monotonic() > deadline:
+            raise UserError(f"{component} still has {len(pods)} pods {timeout:.0f}s after a rollout (wanted {desired})",
+                            f"see them: {target.command('status')}")
+        time.sleep(1)
+
+
 def wait_ready(runner: Runner, state: LiveCluster, target: Target, timeout: float | None = None) -> float:
     timeout = timeout or target.ready_timeout
     t0 = time.monotonic()

@@ -22,7 +22,7 @@ from automation.k8s.apply import ensure
 from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import ChartRef, Helm, chart_ref
 from automation.k8s.port_forward import PortForward, pick_port
-from automation.k8s.ready import components, wait_ready
+from automation.k8s.ready import components, old_pods_gone, wait_ready
 from automation.providers.airflow_upgrade import (
     metadata_database,
     previous_versions,
@@ -265,8 +265,13 @@ class HelmDeployer:
             runner.plan(f"port-forward svc/{forward.service} to localhost:{preferred} (supervised, background), "
                         "unless one answers already")
             return f"http://localhost:{preferred}"
+        # A forward keeps the pod it opened to: one opened before a rollout may still reach a replaced pod.
+        state = self.cluster.state()
+        rolled = isinstance(state, LiveCluster) and old_pods_gone(runner, state, self.provider.target, "api-server")
         url = forward.healthy_url()
-        if url:
+        if url and not rolled:
             runner.ok(f"port-forward already running (pid {forward.process.pid()})")
             return url
+        if url:
+            return forward.start(runner, int(url.rsplit(":", 1)[1]))
         return forward.start(runner, pick_port(preferred, explicit=port is not None))
