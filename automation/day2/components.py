@@ -12,7 +12,7 @@ from typing import Any
 
 from automation.core.errors import UserError
 from automation.k8s.cluster import LiveCluster
-from automation.k8s.ready import components
+from automation.k8s.ready import components, pod_ready
 from automation.providers import Provider
 
 # Where the chart mounts the logs claim in every component (AIRFLOW_HOME/logs).
@@ -48,12 +48,8 @@ def serving_pod(pods: list[dict[str, Any]], container: str) -> str | None:
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
         return any(s.get("name") == container and "running" in (s.get("state") or {}) for s in statuses)
 
-    def ready(pod: dict[str, Any]) -> bool:
-        conditions = (pod.get("status") or {}).get("conditions") or []
-        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
     alive = [p for p in pods if not p["metadata"].get("deletionTimestamp") and running(p)]
-    best = [p for p in alive if ready(p)] or alive
+    best = [p for p in alive if pod_ready(p)] or alive
     if not best:
         return None
     return str(max(best, key=lambda p: p["metadata"].get("creationTimestamp") or "")["metadata"]["name"])

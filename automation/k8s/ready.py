@@ -88,10 +88,14 @@ def wait_ready(runner: Runner, state: LiveCluster, target: Target, timeout: floa
         time.sleep(3)
 
 
+def pod_ready(pod: dict[str, Any]) -> bool:
+    """The pod's Ready condition is True."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def _not_ready(pod: dict[str, Any]) -> bool:
-    conditions = pod.get("status", {}).get("conditions") or []
-    phase = pod.get("status", {}).get("phase")
-    return phase != "Succeeded" and not any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return (pod.get("status") or {}).get("phase") != "Succeeded" and not pod_ready(pod)
 
 
 def diagnose(runner: Runner, state: LiveCluster, target: Target) -> None:

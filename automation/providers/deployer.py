@@ -195,7 +195,6 @@ class HelmRelease:
             helm.validate(self.chart, values_file, state)
         return reason
 
-
     def _rollback(self, helm: Helm, revision: int | None) -> None:
         """The release back to `revision` (None: removed), its migration Jobs stopped first (a failed or timed-out
         one would otherwise migrate the backup again once it is restored)."""
