@@ -24,6 +24,21 @@ def automation(*args: str, env: dict[str, str] | None = None, check: bool = True
     return took
 
 
+def from_nothing(reset_db: str, *args: str, env: dict[str, str] | None = None) -> None:
+    """`down --purge --yes ARGS`, then `reset_db` (a shell command that recreates an external metadata database,
+    whose values the purged Fernet key can no longer read), when given."""
+    automation("down", "--purge", "--yes", *args, env=env)
+    if reset_db:
+        subprocess.run(reset_db, shell=True, check=True, capture_output=True)
+
+
+def up_login(stdout: str) -> tuple[str, str, str]:
+    """URL, user and password from the line `up` ends with: `Airflow is up: URL  login USER / PASSWORD`."""
+    line = next(x for x in stdout.splitlines() if x.startswith("Airflow is up: "))
+    url, _, user, _, password = line.removeprefix("Airflow is up: ").split()
+    return url, user, password
+
+
 def report(name: str, times: list[float], target: float | None = None) -> float:
     median = statistics.median(times)
     verdict = "" if target is None else f" (target <= {target:g} s: {'ok' if median <= target else 'above target'})"

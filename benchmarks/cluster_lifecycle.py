@@ -14,7 +14,7 @@ import argparse
 import subprocess
 import time
 
-from _timing import REPO, automation, report
+from _timing import REPO, automation, from_nothing, report
 
 from automation.core.runner import Runner
 from automation.k8s.helm import chart_ref
@@ -46,9 +46,7 @@ def main() -> None:
     t = ["--target", args.target]
 
     def fresh() -> None:
-        automation("down", "--purge", "--yes", *t)
-        if args.reset_db:
-            subprocess.run(args.reset_db, shell=True, check=True, capture_output=True)
+        from_nothing(args.reset_db, *t)
 
     cold: list[float] = []
     bare: list[float] = []

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import yaml
-from _timing import REPO, automation
+from _timing import REPO, automation, from_nothing, up_login
 from scale import dags_parsed
 from synthetic_projects import EXAMPLES, SyntheticProjects
 
@@ -34,15 +34,12 @@ WITHOUT = {"airflowLocalSettings": ""}
 
 def cold_start(target: str, values: list[str], expected: int, reset_db: str) -> tuple[float, list[float]]:
     """Seconds from the end of a cold `up` until the API lists every DAG, and each DAG's own parse time then."""
-    automation("down", "--purge", "--yes", "--target", target)
-    if reset_db:
-        subprocess.run(reset_db, shell=True, check=True, capture_output=True)
+    from_nothing(reset_db, "--target", target)
     out = subprocess.run([sys.executable, "-m", "automation", "up", "--target", target, "--skip-dags-check",
                           *values], cwd=REPO, capture_output=True, text=True)
     if out.returncode:
         sys.exit(f"up failed: {out.stderr.strip()}")
-    line = next(x for x in out.stdout.splitlines() if x.startswith("Airflow is up: "))
-    url, _, user, _, password = line.removeprefix("Airflow is up: ").split()
+    url, user, password = up_login(out.stdout)
     t0 = time.monotonic()
     durations = dags_parsed(url, user, password, expected)
     return time.monotonic() - t0, durations

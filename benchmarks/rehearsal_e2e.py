@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from _timing import REPO, report
+from _timing import REPO, from_nothing, report
 from _timing import automation as run
 
 from automation.core.versions import VERSIONS
@@ -34,9 +34,7 @@ def half(target: str, runs: int, reset_db: str, base_image: str, env: dict[str, 
     def automation(*args: str) -> float:
         return run(*args, env=env)
 
-    automation("down", "--purge", "--yes", *t)
-    if reset_db:
-        subprocess.run(reset_db, shell=True, check=True, capture_output=True)
+    from_nothing(reset_db, *t, env=env)
     automation("up", *t)
     image_args = ["--base-image", base_image] if base_image else []
     automation("images", *t, *image_args, "--ca-bundle", "/etc/ssl/certs/ca-certificates.crt")

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _timing import REPO, automation
+from _timing import REPO, automation, from_nothing, up_login
 from synthetic_projects import EXAMPLES, SyntheticProjects
 
 from automation.core.runner import Runner
@@ -99,9 +99,7 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, float]:
         env = {"AUTOMATION_SETTINGS": f"{settings}:{made.overlay}" if settings else str(made.overlay)}
         os.environ.update(env)
         try:
-            automation("down", "--purge", "--yes", *t, env=env)
-            if args.reset_db:
-                subprocess.run(args.reset_db, shell=True, check=True, capture_output=True)
+            from_nothing(args.reset_db, *t, env=env)
             # The DAG checks as `up` runs them, before Airflow is deployed (a running dag-processor re-parses
             # every file and competes for the same 2 cores).
             figures["DAG gate alone"] = statistics.median(gate_alone(env) for _ in range(args.runs))
@@ -112,8 +110,7 @@ def measure(size: int, args: argparse.Namespace) -> dict[str, float]:
             figures["cold up"] = time.monotonic() - t0
             if out.returncode:
                 sys.exit(f"cold up failed at N={size}: {out.stderr.strip()}")
-            line = next(x for x in out.stdout.splitlines() if x.startswith("Airflow is up: "))
-            url, _, user, _, password = line.removeprefix("Airflow is up: ").split()
+            url, user, password = up_login(out.stdout)
             expected_dags = 3 + made.dag_files
             figures["DAGs listed after up"], figures["scheduler parse (sum)"] = dags_listed(
                 url, user, password, expected_dags)

@@ -14,12 +14,11 @@ the target's cluster pulls from (CI: imported for the Composer rehearsal).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 from pathlib import Path
 
 import yaml
-from _timing import automation, report
+from _timing import automation, from_nothing, report
 
 
 def main() -> None:
@@ -37,9 +36,7 @@ def main() -> None:
         newer = [*base, "--settings", str(overlay)]
 
         def fresh() -> None:
-            automation("down", "--purge", "--yes", *base)
-            if args.reset_db:
-                subprocess.run(args.reset_db, shell=True, check=True, capture_output=True)
+            from_nothing(args.reset_db, *base)
 
         upgrade: list[float] = []
         fresh_up: list[float] = []
