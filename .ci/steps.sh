@@ -80,6 +80,8 @@ step "$cluster_registry_title"
 cluster_registry
 
 AIRFLOW_VERSION=$(python3 -c 'import sys; sys.path.insert(0, "."); from automation.core.versions import VERSIONS; print(VERSIONS.airflow)')
+# The upgrade cluster test starts an environment at the pin before this one and moves it to the pin.
+AIRFLOW_PREVIOUS=$(python3 -c 'import sys; sys.path.insert(0, "."); from automation.core.versions import VERSIONS; print(VERSIONS.airflow_previous)')
 # The Composer rehearsal runs the Airflow of the Composer image version the composer target names, too.
 COMPOSER_AIRFLOW=$(sed -nE 's/^ *image_version: *composer-3-airflow-([0-9]+\.[0-9]+\.[0-9]+).*/\1/p' targets.yaml | head -1)
 # The images are built side by side (each its own root and venv; mostly downloads and pip's resolver), and beside
@@ -103,9 +105,10 @@ wait_builds() {
   builds=()
   return $failed
 }
-step "Airflow images for the cluster ($AIRFLOW_VERSION${COMPOSER_AIRFLOW:+, and $COMPOSER_AIRFLOW for the rehearsed \
-Composer image}) and the worker images' base, side by side"
+step "Airflow images for the cluster ($AIRFLOW_VERSION, $AIRFLOW_PREVIOUS to upgrade from\
+${COMPOSER_AIRFLOW:+, $COMPOSER_AIRFLOW for the rehearsed Composer image}) and the worker images' base, side by side"
 background "airflow-$AIRFLOW_VERSION" cluster_airflow_image "$AIRFLOW_VERSION"
+background "airflow-$AIRFLOW_PREVIOUS" cluster_airflow_image "$AIRFLOW_PREVIOUS"
 if [ -n "$COMPOSER_AIRFLOW" ] && [ "$COMPOSER_AIRFLOW" != "$AIRFLOW_VERSION" ]; then
   # The rehearsed build's own pins of what the rehearsal exercises, where Google's package list shows them
   # (https://cloud.google.com/composer/docs/versions-packages: composer-3-airflow-3.3.1-build.0's providers,

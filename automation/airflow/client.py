@@ -128,6 +128,23 @@ class AirflowApi:
         data = self._json("GET", "/api/v2/dags", params={"limit": limit, "order_by": "dag_id"})
         return [d["dag_id"] for d in data.get("dags", [])], int(data.get("total_entries", 0))
 
+    def every_dag_id(self, page: int = 100) -> list[str]:
+        """Every DAG id, a page at a time (the API caps a page at its maximum_page_limit, 100 by default)."""
+        found: list[str] = []
+        while True:
+            data = self._json("GET", "/api/v2/dags", params={"limit": page, "offset": len(found), "order_by": "dag_id"})
+            batch = [d["dag_id"] for d in data.get("dags", [])]
+            found += batch
+            if not batch or len(found) >= int(data.get("total_entries", 0)):
+                return found
+
+    def last_finished_task(self) -> dict[str, Any] | None:
+        """The task instance that ended last, in any DAG and run (succeeded or failed), or None."""
+        data = self._json("GET", "/api/v2/dags/~/dagRuns/~/taskInstances",
+                          params={"order_by": "-end_date", "limit": 1, "state": ["success", "failed"]})
+        found = data.get("task_instances") or []
+        return found[0] if found else None
+
     def task_ids(self, dag_id: str) -> list[str]:
         data = self._json("GET", f"/api/v2/dags/{_p(dag_id)}/tasks")
         return sorted(t["task_id"] for t in data.get("tasks", []))

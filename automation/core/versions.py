@@ -11,9 +11,14 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class Versions:
     # The Helm chart and the Airflow it deploys. 1.21.0 is the newest chart release we hold a verified copy
-    # of; its default Airflow is 3.2.0, which we pin for the chart, the DAG tests and the worker images alike.
+    # of. Its default Airflow is 3.2.0; we pin 3.3.2, the newest Airflow 3 release, for the chart, the DAG tests
+    # and the worker images alike (the whole cluster suite runs it on this chart; pyproject's `airflow` extra
+    # pins the same, and its `exclude-newer` is 3.3.2's upload time plus a day).
     chart: str = "1.21.0"
-    airflow: str = "3.2.0"
+    airflow: str = "3.3.2"
+    # The pin before `airflow`: the upgrade cluster test makes an environment with history at it and moves it
+    # to `airflow`, and CI builds its image for that. Set it to the old pin whenever `airflow` moves.
+    airflow_previous: str = "3.2.0"
     # The Python of the nox sessions.
     python: str = "3.11"
     # The worker images' default base, by digest so that a rebuild months later starts from the same bytes

@@ -54,8 +54,10 @@ class Report:
     clients: dict[str, dict[str, str]] = field(default_factory=dict)
     # "dag.task" -> why its pod could not be built (by build_pod_request_obj or the provider's dry_run()), with pods.
     pod_errors: dict[str, str] = field(default_factory=dict)
-    # What parsed: {"airflow": "3.2.0", "cncf_kubernetes": "10.15.0"}.
+    # What parsed: {"airflow": "3.3.2", "cncf_kubernetes": "10.22.0"}.
     versions: dict[str, str] = field(default_factory=dict)
+    # "module.Class.method" -> why: the DAG folder's overrides of Airflow's methods that cannot take its arguments.
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
@@ -103,7 +105,7 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
                   warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
                   pod_findings=data.get("pod_findings", {}), pods=data.get("pods", {}),
                   clients=data.get("clients", {}), pod_errors=data.get("pod_errors", {}),
-                  versions=data.get("versions", {}))
+                  versions=data.get("versions", {}), overrides=data.get("overrides", {}))
 
 
 def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
@@ -114,6 +116,8 @@ def check(report: Report, max_seconds: float = MAX_PARSE_SECONDS) -> list[str]:
                  "the top level (into the task)" for f in report.files if f.seconds > max_seconds]
     if not report.dags and not report.import_errors:
         problems.append("no DAG found (a DAG file must contain the words 'airflow' and 'dag')")
+    problems += [f"{where}: {why} -- accept them (or *args, **kwargs) and pass them on"
+                 for where, why in report.overrides.items()]
     return problems
 
 
@@ -144,6 +148,8 @@ def _worker(dags_folder: str) -> None:
     import logging
     import warnings
     from importlib.metadata import version
+
+    from automation.dags import overrides
 
     t0 = time.perf_counter()
     for module in SHARED_IMPORTS:
@@ -178,7 +184,8 @@ def _worker(dags_folder: str) -> None:
     result = {"files": files, "import_errors": {rel(k): v for k, v in bag.import_errors.items()},
               "warnings": found_warnings, "dags": dags, "warmup_seconds": warmup,
               "versions": {"airflow": version("apache-airflow-core"),
-                           "cncf_kubernetes": version("apache-airflow-providers-cncf-kubernetes")}}
+                           "cncf_kubernetes": version("apache-airflow-providers-cncf-kubernetes")},
+              "overrides": overrides.incompatible(root)}
     pod_errors: dict[str, str] = {}
     if os.environ.get(PODS_FLAG) == "1":
         from automation.providers.composer_pod_rules import build_pod, dry_run_pod

@@ -69,7 +69,7 @@ def exec_ref(provider: Provider, component: Component) -> str:
 
 def kubectl(provider: Provider) -> list[str]:
     assert provider.cluster is not None  # every command that runs kubectl stopped at `cluster_only` without one
-    return ["kubectl", *provider.cluster.kubectl_args(), "-n", provider.target.namespace]
+    return provider.cluster.kubectl(provider.target.namespace)
 
 
 def discover(provider: Provider) -> dict[str, Component]:

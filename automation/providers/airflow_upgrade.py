@@ -3,8 +3,9 @@
 `up` sees the change in the values it is about to apply. A downgrade is refused: Airflow's migrations only go
 forward from `up` (a database migrated by the newer version does not run under the older one). Otherwise the
 metadata database is backed up first, Helm upgrades (the chart's migration job runs as its post-upgrade hook, so
-a failed migration fails the upgrade), and the components must then be Ready. When any of that fails, the
-release goes back to its previous revision, the backup is restored, and the old version must be Ready again.
+a failed migration fails the upgrade), and the components must then be Ready. When any of that fails, every
+Airflow component is stopped, the backup is restored, the release goes back to its previous revision, and the old
+version must be Ready again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from automation.k8s.cluster import LiveCluster
 from automation.k8s.helm import Release
 from automation.k8s.metadata_db import ChartDatabase, ExternalDatabase, MetadataDatabase
 from automation.k8s.objects import ConfigMap
+from automation.k8s.ready import COMPONENTS
 from automation.settings.model import Target
 
 if TYPE_CHECKING:
@@ -89,7 +91,7 @@ def metadata_database(provider: Provider, cluster: Cluster) -> MetadataDatabase:
     target = provider.target
     if target.database.mode == "external":
         return ExternalDatabase(provider.runner, external_db_url(target))
-    return ChartDatabase(provider.runner, target, (*cluster.kubectl_args(), "-n", target.namespace))
+    return ChartDatabase(provider.runner, target, tuple(cluster.kubectl(target.namespace)))
 
 
 def backup_file(provider: Provider, change: VersionChange, revision: str | None) -> Path:
@@ -99,6 +101,24 @@ def backup_file(provider: Provider, change: VersionChange, revision: str | None)
 
 # The chart's migration Job (a post-upgrade hook; Helm leaves a failed or timed-out one in place).
 MIGRATION_COMPONENT = "run-airflow-migrations"
+# What runs Airflow's code against the metadata database (the chart's `component` labels; `worker` also labels
+# the KubernetesExecutor's worker pods). Redis, StatsD and PgBouncer hold no Airflow state and keep running.
+AIRFLOW_COMPONENTS = (*COMPONENTS, "worker")
+
+
+def _delete_pods_until_gone(state: LiveCluster, namespace: str, selector: str, what: str, timeout: float) -> None:
+    """Delete the pods `selector` matches without a grace period, until none is left: pods of a version being
+    undone must not write to the database while its backup is restored."""
+    deadline = time.monotonic() + timeout
+    while pods := [pod["metadata"]["name"] for pod in state.list("Pod", namespace, selector)]:
+        if time.monotonic() > deadline:
+            raise UserError(f"the {what} pods {', '.join(pods)} were still there {timeout:.0f}s after their "
+                            "deletion: the database was not restored, so that they cannot write to it again",
+                            f"delete them (kubectl delete pod -n {namespace} {' '.join(pods)} --force), then "
+                            f"restore the backup by hand: docs/how-to/upgrading.md")
+        for name in pods:
+            state.delete("Pod", name, namespace, grace_seconds=0)
+        time.sleep(1)
 
 
 def stop_migrations(state: LiveCluster, target: Target, timeout: float = 120) -> list[str]:
@@ -111,24 +131,35 @@ def stop_migrations(state: LiveCluster, target: Target, timeout: float = 120) ->
     jobs = [job["metadata"]["name"] for job in state.list("Job", target.namespace, selector)]
     for name in jobs:
         state.delete("Job", name, target.namespace)
-    deadline = time.monotonic() + timeout
-    while pods := [pod["metadata"]["name"] for pod in state.list("Pod", target.namespace, selector)]:
-        if time.monotonic() > deadline:
-            raise UserError(f"the migration pods {', '.join(pods)} were still there {timeout:.0f}s after their "
-                            "deletion: the database was not restored, so that they cannot migrate it again",
-                            f"delete them (kubectl delete pod -n {target.namespace} {' '.join(pods)} --force), then "
-                            f"restore the backup by hand: docs/how-to/upgrading.md")
-        for name in pods:
-            state.delete("Pod", name, target.namespace, grace_seconds=0)
-        time.sleep(1)
+    _delete_pods_until_gone(state, target.namespace, selector, "migration", timeout)
     return jobs
 
 
+def stop_airflow(state: LiveCluster, target: Target, timeout: float = 120) -> list[str]:
+    """Delete the release's Airflow workloads (Deployments, StatefulSets) and wait until none of their pods is
+    left: `KIND/NAME` of each deleted.
+
+    Before a backup is restored: a migration that completed lets the new version's pods start, and a rollback alone
+    replaces them only once the old version is Ready, which needs the restored database. The rollback makes the
+    workloads again from the previous revision. They are deleted rather than scaled to 0: a scale is a change
+    of another field manager, and Helm 4's server-side apply then refuses the rollback over spec.replicas."""
+    stopped = []
+    for kind in ("Deployment", "StatefulSet"):
+        for obj in state.list(kind, target.namespace, f"release={target.release}"):
+            if (obj["metadata"].get("labels") or {}).get("component") in AIRFLOW_COMPONENTS:
+                state.delete(kind, obj["metadata"]["name"], target.namespace)
+                stopped.append(f"{kind}/{obj['metadata']['name']}")
+    selector = f"release={target.release},component in ({','.join(AIRFLOW_COMPONENTS)})"
+    _delete_pods_until_gone(state, target.namespace, selector, "Airflow", timeout)
+    return stopped
+
+
 def upgrade_safely(provider: Provider, release: Release | None, change: VersionChange, database: MetadataDatabase,
-                   *, upgrade: Callable[[], None], verify: Callable[[], None],
+                   *, upgrade: Callable[[], None], verify: Callable[[], None], stop: Callable[[], None],
                    rollback: Callable[[int | None], None]) -> str:
-    """Refuse a downgrade, back up, upgrade, verify; on a failure roll back to the release's revision (None: the
-    release was not installed, and is removed again) and restore. Why it changed."""
+    """Refuse a downgrade, back up, upgrade, verify; on a failure stop everything that uses the database, restore
+    it, then roll back to the release's revision (None: the release was not installed, and is removed again). Why
+    it changed."""
     runner, target = provider.runner, provider.target
     runner.say(f"    version change: {change.line}")
     try:
@@ -163,9 +194,10 @@ def upgrade_safely(provider: Provider, release: Release | None, change: VersionC
         previous = release.revision if release else None
         before = (f"revision {previous} (Airflow {change.airflow_from})" if previous
                   else "not installed, as before")
-        with runner.step(f"release back to {before}, the database restored from {backup}"):
-            rollback(previous)
+        with runner.step(f"Airflow stopped, the database restored from {backup}, the release back to {before}"):
+            stop()  # nothing of either version may write while the backup is restored
             database.restore(backup)
+            rollback(previous)
             undone = f"release {target.release} is back at {before}"
             try:
                 if previous:

@@ -57,6 +57,10 @@ class Cluster:
     def kubectl_args(self) -> list[str]:
         return [a.replace("--kube-context", "--context") for a in self.kube_args()]
 
+    def kubectl(self, namespace: str) -> list[str]:
+        """The command line that starts a kubectl for this cluster, in `namespace`."""
+        return ["kubectl", *self.kubectl_args(), "-n", namespace]
+
     def helm(self) -> Helm:
         state = self.state()
         return Helm(self.runner, self.target, self.kube_args(), state if isinstance(state, LiveCluster) else None)

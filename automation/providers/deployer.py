@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from automation.airflow.client import AirflowApi
 from automation.airflow.endpoint import Endpoint
 from automation.core.errors import UserError
 from automation.k8s.apply import ensure
@@ -27,12 +28,14 @@ from automation.providers.airflow_upgrade import (
     metadata_database,
     previous_versions,
     record,
+    stop_airflow,
     stop_migrations,
     upgrade_safely,
     version_change,
 )
 from automation.providers.cluster import Cluster
 from automation.providers.helm_status import cluster_rows
+from automation.providers.upgrade_verify import Kept, check_api, decrypted_connections, read_kept
 
 if TYPE_CHECKING:
     from automation.providers.base import Provider, UpOptions
@@ -181,10 +184,13 @@ class HelmRelease:
         if change is None or runner.server_dry_run:
             helm.upgrade(self.chart, values_file)
         else:
+            before = self._kept() if release is not None and release.status == "deployed" and not change.downgrade \
+                else None
             reason = upgrade_safely(
                 provider, release, change, metadata_database(provider, self.cluster),
-                upgrade=lambda: helm.upgrade(self.chart, values_file), verify=self._verify,
-                rollback=lambda revision: self._rollback(helm, revision))
+                upgrade=lambda: helm.upgrade(self.chart, values_file), verify=lambda: self._verify(before),
+                stop=self._stop,
+                rollback=lambda revision: helm.rollback(revision) if revision else helm.uninstall())
         if isinstance(state, LiveCluster):
             ensure(runner, state, kept)
         if runner.server_dry_run:
@@ -195,26 +201,72 @@ class HelmRelease:
             helm.validate(self.chart, values_file, state)
         return reason
 
-    def _rollback(self, helm: Helm, revision: int | None) -> None:
-        """The release back to `revision` (None: removed), its migration Jobs stopped first (a failed or timed-out
-        one would otherwise migrate the backup again once it is restored)."""
+    def _stop(self) -> None:
+        """Before a failed upgrade's backup is restored: the migration Jobs (a failed or timed-out one would migrate
+        the backup again) and every Airflow component (the new version's pods would write to it)."""
         state = self.cluster.state()
-        if isinstance(state, LiveCluster):
-            for job in stop_migrations(state, self.provider.target):
-                self.provider.runner.say(f"    stopped: Job/{job} and its pods")
-        if revision:
-            helm.rollback(revision)
-        else:
-            helm.uninstall()
+        if not isinstance(state, LiveCluster):
+            raise UserError(f"the cluster does not answer, so Airflow could not be stopped before the restore "
+                            f"({state.why}); the backup was not restored",
+                            "restore it by hand once the cluster answers: docs/how-to/upgrading.md")
+        say = self.provider.runner.say
+        for job in stop_migrations(state, self.provider.target):
+            say(f"    stopped: Job/{job} and its pods")
+        if stopped := stop_airflow(state, self.provider.target):
+            say(f"    stopped until the rollback makes them again: {', '.join(stopped)}")
 
-    def _verify(self) -> None:
-        """After an upgrade: every component Ready on the new version."""
+    def _kept(self) -> Kept | None:
+        """What the running version has that the upgrade must keep, read through its API; None when it does not
+        answer (then only Ready is verified, and the output says so)."""
+        from automation.providers.airflow_endpoint import credentials, temporary_forward
+
+        runner = self.provider.runner
+        if runner.dry_run:
+            runner.plan("read the DAG list and the last finished task through the API, to check them after")
+            return None
+        try:
+            with runner.step("what the upgrade must keep (DAG list, last task's log)"), \
+                    temporary_forward(runner, self.provider) as url:
+                api = AirflowApi(url, connect_timeout=30)
+                try:
+                    credentials(self.provider).sign_in(api)
+                    kept = read_kept(api)
+                finally:
+                    api.close()
+        except UserError as unread:
+            runner.say(f"    the running version's API cannot be read ({unread.problem[:160]}): after the upgrade "
+                       "only the components' readiness and the connections are verified")
+            return None
+        last = kept.last_task.name if kept.last_task else "no task has run yet"
+        runner.ok(f"{len(kept.dags)} DAGs; last finished task: {last}")
+        return kept
+
+    def _verify(self, kept: Kept | None = None) -> None:
+        """After an upgrade (or its rollback): every component Ready on the new spec; then, through the version
+        that now runs, the DAG list and the last task's log as before and every connection decrypted."""
+        from automation.providers.airflow_endpoint import credentials, temporary_forward
+
+        provider = self.provider
+        runner, target = provider.runner, provider.target
         state = self.cluster.state()
         if not isinstance(state, LiveCluster):
             raise UserError(f"the cluster does not answer after the upgrade ({state.why})")
         # A version change restarts every component after a migration: never less than 5 minutes for that.
-        wait_ready(self.provider.runner, state, self.provider.target,
-                   timeout=max(self.provider.target.ready_timeout, 300))
+        wait_ready(runner, state, target, timeout=max(target.ready_timeout, 300))
+        with runner.step("what the upgrade had to keep, through the version that runs now"):
+            checked = []
+            if kept is not None:
+                # A port-forward keeps the pod it opened to: the replaced API server's must be gone first.
+                old_pods_gone(runner, state, target, "api-server")
+                with temporary_forward(runner, provider) as url:
+                    api = AirflowApi(url)
+                    try:
+                        credentials(provider).sign_in(api)
+                        checked.append(check_api(api, kept))
+                    finally:
+                        api.close()
+            checked.append(f"{decrypted_connections(provider, self.cluster, state)} connections decrypted")
+            runner.ok(f"verified: {', '.join(checked)}")
 
 
 class HelmDeployer:

@@ -93,10 +93,12 @@ def render_pod(dag: Any, task: Any, target: Target, run_id: str = "manual__local
     if not task.namespace:
         task.namespace = target.namespace
     # No cluster here: the provider asks its hook only for the namespace, whether it runs in a cluster and (with
-    # do_xcom_push) the XCom sidecar's image and resources, the connection's or its defaults.
+    # do_xcom_push) the XCom sidecar's image, resources and (provider 10.2x) security context, the connection's or
+    # its defaults.
     task.__dict__["hook"] = SimpleNamespace(is_in_cluster=False, get_namespace=lambda: target.namespace,
                                             get_xcom_sidecar_container_image=lambda: None,
-                                            get_xcom_sidecar_container_resources=lambda: None)
+                                            get_xcom_sidecar_container_resources=lambda: None,
+                                            get_xcom_sidecar_container_security_context=lambda: None)
     from kubernetes.client import ApiClient
 
     pod = task.build_pod_request_obj(context)

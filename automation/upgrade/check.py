@@ -25,6 +25,8 @@ class Options:
     dags_folder: Path
     provider: str | None = None  # the cncf-kubernetes provider version, else the constraints' or the resolver's
     chart: Path | None = None  # a local copy of the pinned chart
+    current: str | None = None  # the release the DAGs run on now, else the pinned one (this interpreter's)
+    current_provider: str | None = None  # the cncf-kubernetes provider of `current`
 
 
 def describe(versions: dict[str, str]) -> str:
@@ -45,6 +47,8 @@ def compare(current: Report, new: Report, version: str, folder: Path) -> tuple[l
         findings.append(Finding("warning", "DAG files", file, message.replace(f"{folder}/", "")))
     findings += [Finding("blocker", "task pods", task, f"its pod cannot be built under Airflow {version}: {error}")
                  for task, error in sorted(new.pod_errors.items())]
+    findings += [Finding("blocker", "overrides", where, f"under Airflow {version}: {why}")
+                 for where, why in sorted(new.overrides.items())]
     # A task whose DAG file no longer loads is that file's import error, already a blocker; any other task the
     # current release builds and the new one does not is one of its own.
     broken = {dag for file, dags in current.dags.items() if file in new.import_errors for dag in dags}
@@ -59,11 +63,17 @@ def compare(current: Report, new: Report, version: str, folder: Path) -> tuple[l
 def run(runner: Runner, target: Target, options: Options) -> UpgradeReport | None:
     """The check; None in a dry run (its plan printed)."""
     folder = options.dags_folder.resolve()
+    now_python = None
+    if options.current:
+        with runner.step(f"Environment of Airflow {options.current} (--from)"):
+            now_python = environment.prepare(runner, options.current, options.current_provider).python
     with runner.step(f"Environment of Airflow {options.version}"):
         env = environment.prepare(runner, options.version, options.provider)
     task_env = provider_for(Runner(dry_run=True, out=io.StringIO()), target).task_env()
     if runner.dry_run:
-        runner.plan(f"parse {rel(folder)}/ and build every task pod with this environment's Airflow and with "
+        source = (f"{rel(now_python.parent.parent)} (Airflow {options.current})" if now_python
+                  else "this environment's Airflow")
+        runner.plan(f"parse {rel(folder)}/ and build every task pod with {source} and with "
                     f"{rel(env.python.parent.parent)} (Airflow {options.version}), the pods of target {target.name}")
         runner.plan(" ".join(rules.command(folder)))
         skipped = chart_schema.check(runner, target, options.version, options.chart).skipped
@@ -73,7 +83,7 @@ def run(runner: Runner, target: Target, options: Options) -> UpgradeReport | Non
     # Both parses at once: each is mostly Airflow's imports in its own process.
     with runner.step(f"DAG files and task pods under both releases ({rel(folder)})"), \
             ThreadPoolExecutor(max_workers=2) as pool:
-        now = pool.submit(parse, folder, task_env=task_env, pods=True)
+        now = pool.submit(parse, folder, task_env=task_env, pods=True, python=now_python)
         then = pool.submit(parse, folder, task_env=task_env, pods=True, python=env.python)
         current, new = now.result(), then.result()
     report = UpgradeReport(describe(current.versions), describe(new.versions), env.resolution,
@@ -103,8 +113,9 @@ def gate(runner: Runner, target: Target, options: Options) -> UpgradeReport | No
         runner.say(line)
     blockers = report.blockers()
     if blockers:
+        again = f"--from {options.current} --to {options.version}" if options.current else f"--to {options.version}"
         more = f" (and {len(blockers) - 1} more, listed above)" if len(blockers) > 1 else ""
         raise UserError(f"upgrade to Airflow {options.version}: {blockers[0].where}: {blockers[0].message}{more}",
-                        f"fix what blocks, then run `nox -s upgrade-check -- --to {options.version}` again")
+                        f"fix what blocks, then run `nox -s upgrade-check -- {again}` again")
     runner.ok(f"nothing blocks the upgrade to Airflow {options.version} ({len(report.warnings())} warnings)")
     return report

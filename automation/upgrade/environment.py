@@ -43,16 +43,16 @@ class NewEnvironment:
     reused: bool
 
 
-def check_version(text: str) -> str:
-    """`--to`'s value: a final Airflow 3 release number, else a one-line error."""
+def check_version(text: str, option: str = "--to") -> str:
+    """`--to`'s (or `--from`'s) value: a final Airflow 3 release number, else a one-line error."""
     try:
         version = Version(text)
     except InvalidVersion:
-        raise UserError(f"--to {text}: not a version number", "give a released Airflow 3 version, e.g. --to 3.3.2") \
-            from None
+        raise UserError(f"{option} {text}: not a version number",
+                        f"give a released Airflow 3 version, e.g. {option} 3.3.2") from None
     if version.major != 3 or version.is_prerelease or version.is_devrelease or len(version.release) != 3:
-        raise UserError(f"--to {text}: upgrade-check moves to a released Airflow 3 version (3.X.Y)",
-                        f"e.g. --to 3.3.2 (the pinned one is {VERSIONS.airflow})")
+        raise UserError(f"{option} {text}: upgrade-check compares released Airflow 3 versions (3.X.Y)",
+                        f"e.g. {option} 3.3.2 (the pinned one is {VERSIONS.airflow})")
     return str(version)
 
 

@@ -11,7 +11,7 @@ Level = Literal["blocker", "warning"]
 @dataclass(frozen=True)
 class Finding:
     level: Level
-    section: str  # "DAG files", "task pods", "Airflow rules", "chart values"
+    section: str  # "DAG files", "task pods", "overrides", "Airflow rules", "chart values"
     where: str  # a file (relative to the DAG folder), a task (dag.task) or a values path
     message: str
 
@@ -21,7 +21,7 @@ class Finding:
 
 @dataclass
 class UpgradeReport:
-    current: str  # "Airflow 3.2.0, cncf-kubernetes 10.15.0"
+    current: str  # "Airflow 3.3.2, cncf-kubernetes 10.22.0"
     new: str
     resolution: str  # where the new provider version came from
     files: int = 0
@@ -44,6 +44,7 @@ class UpgradeReport:
         sections = (
             ("DAG files", f"{self.files} files, {self.dags} DAGs parsed by the new release"),
             ("task pods", f"{self.pods} task pods built by both releases, {len(self.pod_changes)} changed"),
+            ("overrides", "the DAG folder's overrides of Airflow's methods, against the new release's"),
             ("Airflow rules", self.rules),
             ("chart values", self.chart),
         )

@@ -11,7 +11,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -19,6 +21,7 @@ import pytest
 import yaml
 
 from automation.airflow.client import AirflowApi
+from automation.core.versions import VERSIONS
 from tests.cluster.support import (
     PRINTED,
     airflow_pods,
@@ -77,24 +80,225 @@ def env(k8s_cluster: Any) -> Any:
     tags.write_text(committed)
 
 
-def test_up_from_nothing(env: Any) -> None:
+def overlay(folder: Any, target: Any, **settings: Any) -> str:
+    """A settings file that changes `settings` of the target."""
+    path = folder / f"settings-{'-'.join(settings)}.yaml"
+    path.write_text(yaml.safe_dump({"targets": {target.name: settings}}))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def previous(env: Any, tmp_path_factory: Any) -> str:
+    """--settings that make the target run the pin before this one: the environment the upgrade starts from."""
+    return overlay(tmp_path_factory.mktemp("previous"), env[0], airflow_version=VERSIONS.airflow_previous)
+
+
+def history(url: str) -> dict[str, Any]:
+    """What an upgrade must keep, read through the API: every run of the example DAGs, the XCom values of
+    example_xcom's runs, the variables and pools, and the connections' ids."""
+    found: dict[str, Any] = {}
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        for dag in ("example1", "example_db", "example_notebook", "example_xcom"):
+            listed = client.get(f"/api/v2/dags/{dag}/dagRuns", params={"limit": 100})
+            assert listed.status_code == 200, f"{dag}'s runs: {listed.status_code} {listed.text[:500]}"
+            runs = listed.json()["dag_runs"]
+            found[dag] = sorted((run["dag_run_id"], run["state"]) for run in runs)
+            if dag == "example_xcom":
+                for run_id, _ in found[dag]:
+                    entries = client.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances/~/xcomEntries",
+                                         params={"deserialize": True}).json()["xcom_entries"]
+                    found[f"xcom {run_id}"] = sorted((e["task_id"], e["key"], str(e.get("value"))) for e in entries)
+        found["variables"] = sorted((v["key"], v["value"]) for v in
+                                    client.get("/api/v2/variables").json()["variables"])
+        found["pools"] = sorted((p["name"], p["slots"]) for p in client.get("/api/v2/pools").json()["pools"])
+        found["connections"] = sorted(c["connection_id"] for c in
+                                      client.get("/api/v2/connections").json()["connections"])
+    return found
+
+
+def connection_password(target: Any) -> str:
+    """The test connection decrypted by Airflow itself, with the Fernet key the release has now."""
+    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
+                  "airflow", "connections", "get", CONN_ID, "-o", "json")
+    assert got.returncode == 0, got.stderr
+    return got.stdout
+
+
+def database_revision(target: Any) -> str | None:
+    from automation.core.runner import Runner
+    from automation.k8s.airflow_secrets import external_db_url
+    from automation.k8s.metadata_db import ExternalDatabase
+
+    return ExternalDatabase(Runner(out=open(os.devnull, "w")), external_db_url(target)).revision()
+
+
+def serving_images(target: Any, seen: set[str], done: threading.Event) -> None:
+    """Until `done`: the images of the api-server's Ready pods, as often as kubectl answers."""
+    import json
+
+    while not done.wait(2):
+        listed = kubectl(target, "get", "pods", "-l", f"component=api-server,release={target.release}", "-o", "json")
+        for pod in json.loads(listed.stdout or '{"items": []}')["items"] if listed.returncode == 0 else []:
+            conditions = (pod.get("status") or {}).get("conditions") or []
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
+                seen.update(c["image"] for c in pod["spec"]["containers"])
+
+
+def test_up_from_nothing(env: Any, previous: str) -> None:
+    """A cold `up`, at the pin before this one: the first tests make history there, which the upgrade to the pin
+    must keep; every test after the upgrade runs the pin."""
     target, state = env
     purged = cli("down", "--purge", "--yes")
     assert purged.returncode == 0, purged.stderr
     assert state.get("Namespace", target.namespace) is None
     reset_external_db(target)
     started = time.monotonic()
-    up = cli("up")
+    up = cli("up", "--settings", previous)
     assert up.returncode == 0, up.stderr
     SHARED["cold_up_seconds"] = time.monotonic() - started
     url, user, password = printed_url(up.stdout)
     SHARED.update(url=url, user=user, password=password, fernet=fernet_key(state, target))
-    status = cli("status")
+    status = cli("status", "--settings", previous)
     for component in ("api-server 1/1", "scheduler 1/1", "dag-processor 1/1", "triggerer 1/1"):
         assert component in status.stdout
     with api(url, token(url, user, password)) as client:
         version = client.get("/api/v2/version")
-    assert version.status_code == 200 and version.json()["version"].startswith("3.")
+    assert version.status_code == 200 and version.json()["version"] == VERSIONS.airflow_previous
+
+
+def test_connection_with_password_is_stored(env: Any) -> None:
+    url = SHARED["url"]
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        client.delete(f"/api/v2/connections/{CONN_ID}")
+        created = client.post("/api/v2/connections", json={
+            "connection_id": CONN_ID, "conn_type": "postgres", "host": "db.example", "login": "u",
+            "password": "s3cret-survives-restarts"})
+    assert created.status_code in (200, 201, 409), created.text
+
+
+EXAMPLES = ("example1", "example_db", "example_notebook", "example_xcom")
+
+
+def test_every_example_runs_at_the_previous_pin(env: Any, base_image: str, previous: str) -> None:
+    """The history the upgrade keeps: a run of every example DAG (side by side, as a team's DAGs run), their task
+    logs and XCom values, with the connection above and airflow.yaml's variables and pools."""
+    images = cli("images", "--base-image", base_image, *(["--ca-bundle", str(HOST_CA)] if HOST_CA.is_file() else []))
+    assert images.returncode == 0, images.stderr
+    with ThreadPoolExecutor(max_workers=len(EXAMPLES)) as pool:
+        runs = dict(zip(EXAMPLES, pool.map(
+            lambda dag: cli("e2e", "--dag", dag, "--timeout", "600", "--settings", previous), EXAMPLES), strict=True))
+    for dag, e2e in runs.items():
+        assert e2e.returncode == 0, f"{dag}: {e2e.stdout}{e2e.stderr}"
+    run_id = re.search(r"ok: run (\S+) succeeded", runs["example1"].stdout)
+    assert run_id, runs["example1"].stdout
+    SHARED["example1_run"] = run_id.group(1)
+
+
+def undone(result: Any, target: Any, state: Any, previous: str, before: dict[str, Any], revision: str | None) -> str:
+    """A failed upgrade `up` undid: one error line, the migration Job and every Airflow component stopped before
+    the restore, and the previous version back with everything it had. Its stdout."""
+    assert result.returncode == 2, result.stdout + result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "failed and was undone" in error[0], result.stderr
+    assert f"(Airflow {VERSIONS.airflow_previous}), Ready, with its database restored" in error[0], error[0]
+    assert "Traceback" not in result.stderr
+    # No component of either version ran while the database was restored, and no migration pod is left to
+    # migrate it again.
+    stopped = next(line for line in result.stdout.splitlines() if "stopped until the rollback makes them" in line)
+    for workload in ("Deployment/{0}-api-server", "Deployment/{0}-scheduler", "Deployment/{0}-triggerer"):
+        assert workload.format(target.release) in stopped, stopped
+    assert state.list("Pod", target.namespace, f"component=run-airflow-migrations,release={target.release}") == []
+    assert database_revision(target) == revision
+    up = cli("up", "--settings", previous, "--skip-dags-check")  # the same version again: nothing to change
+    assert up.returncode == 0, up.stderr
+    assert "version change" not in up.stdout
+    url, _, _ = printed_url(up.stdout)
+    SHARED["url"] = url
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        assert client.get("/api/v2/version").json()["version"] == VERSIONS.airflow_previous
+    assert history(url) == before
+    assert "s3cret-survives-restarts" in connection_password(target)
+    return str(result.stdout)
+
+
+def test_a_failed_migration_is_rolled_back_with_the_data(env: Any, tmp_path: Any, previous: str) -> None:
+    """The migration job fails, as one that breaks midway does: `up` stops it, restores the backup, rolls the
+    release back, and the old version runs with everything it had."""
+    target, state = env
+    before, revision = history(SHARED["url"]), database_revision(target)
+    failing = tmp_path / "failing-migration.yaml"
+    fails = ["bash", "-c", "echo 'migration fails on purpose' >&2; exit 3"]
+    failing.write_text(yaml.safe_dump({"migrateDatabaseJob": {"args": fails}}))
+    # Helm waits for the failing Job (retried by Kubernetes) until ready_timeout.
+    result = cli("up", "--settings", overlay(tmp_path, target, ready_timeout=30), "--values", str(failing),
+                 "--skip-dags-check")
+    out = undone(result, target, state, previous, before, revision)
+    # Helm gave up on the Job while Kubernetes retried it: stopped before the restore, or it would migrate the
+    # restored database again.
+    assert f"stopped: Job/{target.release}-run-airflow-migrations and its pods" in out, out
+
+
+def test_a_failed_verification_after_a_complete_migration_is_undone(env: Any, tmp_path: Any, previous: str) -> None:
+    """The migration completes and the new version's pods start and serve, then `up`'s verification fails: here
+    the new release reads another Fernet key, so its scheduler cannot decrypt the connections. `up` stops every
+    component of both versions before the restore (the new version would write to the database meanwhile), then
+    rolls back; the old version runs with everything it had."""
+    import base64
+
+    from cryptography.fernet import Fernet
+
+    target, state = env
+    before, revision = history(SHARED["url"]), database_revision(target)
+    other = f"{target.release}-other-fernet-key"
+    state.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": other, "namespace": target.namespace},
+                 "data": {"fernet-key": base64.b64encode(Fernet.generate_key()).decode()}})
+    wrong_key = tmp_path / "wrong-key.yaml"
+    wrong_key.write_text(yaml.safe_dump({"fernetKeySecretName": other}))
+    seen: set[str] = set()
+    done = threading.Event()
+    watcher = threading.Thread(target=serving_images, args=(target, seen, done), daemon=True)
+    watcher.start()
+    try:
+        result = cli("up", "--values", str(wrong_key), "--skip-dags-check")
+    finally:
+        done.set()
+        watcher.join()
+        state.delete("Secret", other, target.namespace)
+    out = undone(result, target, state, previous, before, revision)
+    assert "upgrade failed: after the upgrade the scheduler cannot decrypt the connections: " in out, out
+    assert "InvalidToken" in out, out
+    # The new version served before the failure: what the stop before the restore is for.
+    assert any(image.endswith(f":{VERSIONS.airflow}") for image in seen), seen
+
+
+def test_upgrade_keeps_history_logs_xcom_and_objects(env: Any) -> None:
+    """`up` at the pin moves the environment made at the pin before it: everything it had reads back equal."""
+    target, _ = env
+    before = history(SHARED["url"])
+    assert all(before[dag] for dag in EXAMPLES) and ("example_db_table", "example_db_readings") in before["variables"]
+    revision = database_revision(target)
+    started = time.monotonic()
+    result = cli("up", "--skip-dags-check")
+    SHARED["upgrade_seconds"] = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"version change: Airflow {VERSIONS.airflow_previous} -> {VERSIONS.airflow}" in result.stdout
+    # `up` itself checked, through the new version, what it read through the old one.
+    verified = re.search(r"verified: (\d+) DAGs listed as before, the log of (\S+) \S+ (\S+) read \(\d+ lines\), "
+                         r"(\d+) connections decrypted", result.stdout)
+    assert verified, result.stdout
+    assert int(verified.group(1)) >= len(EXAMPLES) and verified.group(2) in EXAMPLES and int(verified.group(4)) >= 1
+    backups = sorted((REPO / ".state" / target.name / "backups").glob(f"*-{revision}.sql"))
+    assert backups and backups[-1].stat().st_mode & 0o077 == 0
+    url, _, _ = printed_url(result.stdout)
+    SHARED["url"] = url
+    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
+        assert client.get("/api/v2/version").json()["version"] == VERSIONS.airflow
+    assert database_revision(target) != revision
+    assert history(url) == before
+    # The extract task's log of the first run, written by a pod deleted long ago, read through the new version.
+    assert "rows" in task_log(url, "example1", SHARED["example1_run"], "extract")
+    assert "s3cret-survives-restarts" in connection_password(target)
+    # Every example runs again at the pin: the tests below (example1 here, the others after it).
 
 
 def test_up_again_changes_nothing(env: Any) -> None:
@@ -191,16 +395,6 @@ def test_parity_check_sends_objects_and_task_pods_to_the_api_server(env: Any, k8
     assert broken.returncode == 2
     assert "wrong_account.task: runs as ServiceAccount 'no-such-account'" in broken.stdout
     assert re.search(r"wrong_account.task: refused by the API server: .*no-such-account", broken.stdout)
-
-
-def test_connection_with_password_is_stored(env: Any) -> None:
-    url = SHARED["url"]
-    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
-        client.delete(f"/api/v2/connections/{CONN_ID}")
-        created = client.post("/api/v2/connections", json={
-            "connection_id": CONN_ID, "conn_type": "postgres", "host": "db.example", "login": "u",
-            "password": "s3cret-survives-restarts"})
-    assert created.status_code in (200, 201, 409), created.text
 
 
 def test_images_then_e2e_example1(env: Any, base_image: str) -> None:
@@ -370,144 +564,20 @@ def test_fernet_key_rotation_keeps_connections_readable(env: Any) -> None:
     assert again.returncode == 2 and "no rotation in progress" in again.stderr
 
 
-def upgrade_version() -> str:
-    """The Airflow the environment is upgraded to: the Composer build the rehearsal target runs (its image is on
-    the node for the rehearsal tests), newer than the pinned one these tests start at."""
-    from packaging.version import Version
-
-    from automation.core.versions import VERSIONS
-    from automation.settings import load_target
-
-    rehearsal = os.environ.get("AUTOMATION_REHEARSAL_TARGET", "")
-    composer = load_target(rehearsal).composer if rehearsal else None
-    newer = composer.airflow_version if composer else None
-    need(newer is not None and Version(newer) > Version(VERSIONS.airflow),
-         f"an Airflow image newer than {VERSIONS.airflow} on the node (AUTOMATION_REHEARSAL_TARGET's Composer build)")
-    return str(newer)
-
-
-def history(url: str) -> dict[str, Any]:
-    """What an upgrade must keep, read through the API: every run of the example DAGs, the XCom values of
-    example_xcom's runs, the variables and pools, and the connections' ids."""
-    found: dict[str, Any] = {}
-    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
-        for dag in ("example1", "example_db", "example_notebook", "example_xcom"):
-            listed = client.get(f"/api/v2/dags/{dag}/dagRuns", params={"limit": 100})
-            assert listed.status_code == 200, f"{dag}'s runs: {listed.status_code} {listed.text[:500]}"
-            runs = listed.json()["dag_runs"]
-            found[dag] = sorted((run["dag_run_id"], run["state"]) for run in runs)
-            if dag == "example_xcom":
-                for run_id, _ in found[dag]:
-                    entries = client.get(f"/api/v2/dags/{dag}/dagRuns/{run_id}/taskInstances/~/xcomEntries",
-                                         params={"deserialize": True}).json()["xcom_entries"]
-                    found[f"xcom {run_id}"] = sorted((e["task_id"], e["key"], str(e.get("value"))) for e in entries)
-        found["variables"] = sorted((v["key"], v["value"]) for v in
-                                    client.get("/api/v2/variables").json()["variables"])
-        found["pools"] = sorted((p["name"], p["slots"]) for p in client.get("/api/v2/pools").json()["pools"])
-        found["connections"] = sorted(c["connection_id"] for c in
-                                      client.get("/api/v2/connections").json()["connections"])
-    return found
-
-
-def connection_password(target: Any) -> str:
-    """The test connection decrypted by Airflow itself, with the Fernet key the release has now."""
-    got = kubectl(target, "exec", f"deploy/{target.release}-scheduler", "-c", "scheduler", "--",
-                  "airflow", "connections", "get", CONN_ID, "-o", "json")
-    assert got.returncode == 0, got.stderr
-    return got.stdout
-
-
-def database_revision(target: Any) -> str | None:
-    from automation.core.runner import Runner
-    from automation.k8s.airflow_secrets import external_db_url
-    from automation.k8s.metadata_db import ExternalDatabase
-
-    return ExternalDatabase(Runner(out=open(os.devnull, "w")), external_db_url(target)).revision()
-
-
-def upgrade_overlay(tmp_path: Any, target: Any, **settings: Any) -> str:
-    overlay = tmp_path / "upgrade.yaml"
-    overlay.write_text(yaml.safe_dump({"targets": {target.name: {"airflow_version": upgrade_version(), **settings}}}))
-    return str(overlay)
-
-
-def test_a_failed_migration_is_rolled_back_with_the_data(env: Any, tmp_path: Any) -> None:
-    """The migration job fails: `up` stops it, rolls the release back, restores the backup, and the old version runs
-    with everything it had. It fails before the new schema is complete (as a migration that breaks midway does), so
-    the new version's pods never pass their wait for it. A job that migrates completely and only then fails lets
-    them start, and they still serve during the restore (an open gap of `up`'s rollback: issue 25's closing note)."""
-    target, state = env
-    # The tests before restarted components and `up`s: the URL the UI's port-forward serves now.
-    again = cli("up", "--skip-dags-check")
-    assert again.returncode == 0, again.stderr
-    SHARED["url"] = printed_url(again.stdout)[0]
-    before, revision = history(SHARED["url"]), database_revision(target)
-    failing = tmp_path / "failing-migration.yaml"
-    fails = ["bash", "-c", "echo 'migration fails on purpose' >&2; exit 3"]
-    failing.write_text(yaml.safe_dump({"migrateDatabaseJob": {"args": fails}}))
-    result = cli("up", "--settings", upgrade_overlay(tmp_path, target, ready_timeout=30), "--values", str(failing),
-                 "--skip-dags-check")
-    assert result.returncode == 2, result.stdout + result.stderr
-    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(error) == 1 and "failed and was undone" in error[0], result.stderr
-    from automation.core.versions import VERSIONS
-
-    assert f"(Airflow {VERSIONS.airflow}), Ready, with its database restored" in error[0], error[0]
-    assert "Traceback" not in result.stderr
-    # Helm gave up on the migration Job after ready_timeout while it still ran: it was stopped before the restore,
-    # and no pod of it is left to migrate the restored database again (Kubernetes retries a failed Job's pod).
-    assert f"stopped: Job/{target.release}-run-airflow-migrations and its pods" in result.stdout, result.stdout
-    assert state.list("Pod", target.namespace, f"component=run-airflow-migrations,release={target.release}") == []
-    assert database_revision(target) == revision
-    up = cli("up", "--skip-dags-check")  # the pinned version again: nothing to change
-    assert up.returncode == 0, up.stderr
-    assert "version change" not in up.stdout
-    url, _, _ = printed_url(up.stdout)
-    SHARED["url"] = url
-    assert history(url) == before
-    assert "s3cret-survives-restarts" in connection_password(target)
-
-
-def test_upgrade_keeps_history_logs_xcom_and_objects(env: Any, tmp_path: Any) -> None:
-    target, _ = env
-    before = history(SHARED["url"])
-    assert before["example1"] and before["example_xcom"] and ("example_db_table", "example_db_readings") in \
-        before["variables"]
-    revision = database_revision(target)
-    started = time.monotonic()
-    result = cli("up", "--settings", upgrade_overlay(tmp_path, target), "--skip-dags-check")
-    SHARED["upgrade_seconds"] = time.monotonic() - started
-    assert result.returncode == 0, result.stdout + result.stderr
-    new = upgrade_version()
-    assert "version change: Airflow " in result.stdout and f"-> {new}" in result.stdout
-    backups = sorted((REPO / ".state" / target.name / "backups").glob(f"*-{revision}.sql"))
-    assert backups and backups[-1].stat().st_mode & 0o077 == 0
-    url, _, _ = printed_url(result.stdout)
-    SHARED["url"] = url
-    with api(url, token(url, SHARED["user"], SHARED["password"])) as client:
-        assert client.get("/api/v2/version").json()["version"] == new
-    assert database_revision(target) != revision
-    assert history(url) == before
-    # The extract task's log of the first run, written by a pod deleted long ago, read through the new version.
-    assert "rows" in task_log(url, "example1", SHARED["example1_run"], "extract")
-    assert "s3cret-survives-restarts" in connection_password(target)
-    e2e = cli("e2e", "--dag", "example1", "--timeout", "600", "--settings", upgrade_overlay(tmp_path, target))
-    assert e2e.returncode == 0, e2e.stdout + e2e.stderr
-
-
-def test_a_downgrade_is_refused_and_changes_nothing(env: Any, tmp_path: Any) -> None:
+def test_a_downgrade_is_refused_and_changes_nothing(env: Any, previous: str) -> None:
     target, state = env
     versions, revisions = resource_versions(state, target), helm_revisions(target)
-    result = cli("up", "--skip-dags-check")  # the pinned, older version
+    refused = f"refusing to downgrade Airflow {VERSIONS.airflow} -> {VERSIONS.airflow_previous}"
+    result = cli("up", "--settings", previous, "--skip-dags-check")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert f"refusing to downgrade Airflow {upgrade_version()} -> " in result.stderr
+    assert refused in result.stderr
     assert f"revision {database_revision(target)}" in result.stderr
     assert resource_versions(state, target) == versions and helm_revisions(target) == revisions
     # `down` removes the release and Helm's history; the database and the record `up` left stay.
     down = cli("down")
     assert down.returncode == 0, down.stderr
-    again = cli("up", "--skip-dags-check")
-    assert again.returncode == 2 and f"refusing to downgrade Airflow {upgrade_version()} -> " in again.stderr
+    again = cli("up", "--settings", previous, "--skip-dags-check")
+    assert again.returncode == 2 and refused in again.stderr
     assert helm_revisions(target) == []
 
 

@@ -421,6 +421,25 @@ def test_a_pods_end_is_noticed_within_a_fraction_of_a_second_and_judged_as_the_p
     assert clock.sleeps == [COMPLETION_POLL, COMPLETION_POLL]
 
 
+def test_it_takes_the_arguments_the_providers_operator_passes(dags: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator passes every PodManager.await_pod_completion parameter of its own version positionally (10.22:
+    istio_enabled, container_name, do_xcom_push): the override takes and passes on as many as there are."""
+    import inspect
+    import time
+
+    from airflow.providers.cncf.kubernetes.utils.pod_manager import PodManager
+
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    parameters = list(inspect.signature(PodManager.await_pod_completion).parameters.values())[2:]  # after self, pod
+    assert [p.name for p in parameters][:2] == ["istio_enabled", "container_name"]
+    api = PhasedApi(["Running", "Succeeded"])
+    op = wired(operator(), api)
+    remote = op.pod_manager.await_pod_completion(made(op, api, status("Running")), *(p.default for p in parameters))
+    assert remote.status.phase == "Succeeded"
+
+
 def test_a_pod_still_running_after_the_window_is_left_to_the_providers_loop(
         dags: None, monkeypatch: pytest.MonkeyPatch) -> None:
     import time

@@ -146,7 +146,7 @@ def test_cloud_task_pointed_at_an_emulator(tmp_path: Path) -> None:
 
 def test_xcom_sidecar_that_would_pull_its_image(tmp_path: Path) -> None:
     """project_task(xcom=True) runs the sidecar from the task's image; a plain KubernetesPodOperator with
-    do_xcom_push gets the provider's default (alpine), which nodes without Docker Hub cannot pull."""
+    do_xcom_push gets the provider's default (alpine, pinned), which nodes without Docker Hub cannot pull."""
     dags = tmp_path / "dags"
     shutil.copytree(REPO / "dags/common", dags / "common")
     (dags / "sidecars.py").write_text(
@@ -159,7 +159,8 @@ def test_xcom_sidecar_that_would_pull_its_image(tmp_path: Path) -> None:
         '                          namespace=ok.namespace, do_xcom_push=True)\n')
     result = run_cli("dags", "--target", "local", "--no-server", "--dags-folder", str(dags), timeout=600)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "sidecars.by_hand: its airflow-xcom-sidecar runs image 'alpine', not the task's" in result.stdout
+    # The provider's default: 'alpine' up to 10.15, a pinned 'alpine:3.24.1' since.
+    assert "sidecars.by_hand: its airflow-xcom-sidecar runs image 'alpine" in result.stdout
     assert "sidecars.helper:" not in result.stdout
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from automation.k8s.metadata_db import ExternalDatabase
 from automation.providers import Provider
 from automation.providers.airflow_upgrade import (
     VersionChange,
+    metadata_database,
     previous_versions,
     record,
     upgrade_safely,
@@ -65,6 +67,7 @@ def test_a_downgrade_is_refused_naming_both_versions_and_the_revision(
     with pytest.raises(UserError) as refused:
         upgrade_safely(provider, RELEASE, VersionChange("3.3.2", "3.2.0", "1.21.0", "1.21.0"), db,
                        upgrade=lambda: ran.append("upgrade"), verify=lambda: ran.append("verify"),
+                       stop=lambda: ran.append("stop"),
                        rollback=lambda revision: ran.append(f"rollback {revision}"))
     assert "downgrade Airflow 3.3.2 -> 3.2.0" in refused.value.problem
     assert "revision rev320" in refused.value.problem
@@ -81,7 +84,8 @@ def test_an_upgrade_is_backed_up_first(build: Callable[..., Provider], db: Exter
 
     assert upgrade_safely(provider, RELEASE, VersionChange("3.2.0", "3.3.2", "1.21.0", "1.21.0"), db,
                           upgrade=upgrade, verify=lambda: ran.append("verify"),
-                          rollback=lambda revision: ran.append(f"rollback {revision}")) == "Airflow 3.2.0 -> 3.3.2"
+                          stop=lambda: ran.append("stop"),
+                       rollback=lambda revision: ran.append(f"rollback {revision}")) == "Airflow 3.2.0 -> 3.3.2"
     assert ran == ["upgrade", "verify"]
 
 
@@ -103,11 +107,19 @@ def test_a_failed_upgrade_rolls_back_and_restores_the_database(
         if ran.count("verify") == 1 and fails == "verification":  # the old version, restored, is Ready
             raise UserError("Airflow was not ready after 600s (scheduler 0/1)")
 
+    def stop() -> None:  # the database is still the new version's while everything is stopped
+        ran.append("stop")
+        assert db.revision() == "rev332"
+
+    def rollback(revision: int | None) -> None:  # the old version comes back to its own database
+        ran.append(f"rollback {revision}")
+        assert db.revision() == "rev320"
+
     with pytest.raises(UserError) as undone:
         upgrade_safely(provider, RELEASE, VersionChange("3.2.0", "3.3.2", "1.21.0", "1.21.0"), db,
-                       upgrade=upgrade, verify=verify, rollback=lambda revision: ran.append(f"rollback {revision}"))
-    assert ran == (["upgrade", "rollback 7", "verify"] if fails == "migration"
-                   else ["upgrade", "verify", "rollback 7", "verify"])
+                       upgrade=upgrade, verify=verify, stop=stop, rollback=rollback)
+    assert ran == (["upgrade", "stop", "rollback 7", "verify"] if fails == "migration"
+                   else ["upgrade", "verify", "stop", "rollback 7", "verify"])
     assert "failed and was undone" in undone.value.problem and "revision 7 (Airflow 3.2.0), Ready" in \
         undone.value.problem
     assert db.revision() == "rev320"
@@ -122,7 +134,8 @@ def test_the_dry_run_plans_backup_upgrade_and_rollback(build: Callable[..., Prov
     planned = ExternalDatabase(provider.runner, server.url)
     upgrade_safely(provider, RELEASE, VersionChange("3.2.0", "3.3.2", "1.21.0", "1.21.0"), planned,
                    upgrade=lambda: ran.append("upgrade"), verify=lambda: ran.append("verify"),
-                   rollback=lambda revision: ran.append(f"rollback {revision}"))
+                   stop=lambda: ran.append("stop"),
+                       rollback=lambda revision: ran.append(f"rollback {revision}"))
     printed = provider.runner.out.getvalue()  # type: ignore[attr-defined]
     assert "backup of PostgreSQL 127.0.0.1" in printed and "helm rollback airflow 7" in printed
     assert ran == ["upgrade"]  # helm's own upgrade prints itself in a dry run; nothing is verified
@@ -137,7 +150,8 @@ def test_an_install_over_a_database_that_was_never_migrated_backs_up_nothing(
     ran: list[str] = []
     upgrade_safely(provider, None, VersionChange("3.3.2", "3.2.0", "1.21.0", "1.21.0"),
                    ExternalDatabase(provider.runner, server.url), upgrade=lambda: ran.append("upgrade"),
-                   verify=lambda: ran.append("verify"), rollback=lambda revision: ran.append("rollback"))
+                   verify=lambda: ran.append("verify"), stop=lambda: ran.append("stop"),
+                   rollback=lambda revision: ran.append("rollback"))
     assert ran == ["upgrade"] and not (provider.state_dir() / "backups").exists()
 
 
@@ -152,7 +166,23 @@ def test_a_failed_install_after_down_is_removed_and_the_database_restored(
 
     with pytest.raises(UserError) as undone:
         upgrade_safely(provider, None, VersionChange("3.2.0", "3.3.2", "1.21.0", "1.21.0"), db, upgrade=upgrade,
-                       verify=lambda: ran.append("verify"), rollback=lambda revision: ran.append(revision))
-    assert ran == [None]  # removed again (helm uninstall), not verified: nothing ran before
+                       verify=lambda: ran.append("verify"), stop=lambda: ran.append("stop"),
+                       rollback=lambda revision: ran.append(revision))
+    assert ran == ["stop", None]  # stopped, removed again (helm uninstall), not verified: nothing ran before
     assert "not installed, as before with its database restored" in undone.value.problem
     assert db.revision() == "rev320"
+
+
+def test_the_charts_own_database_is_reached_through_kubectl_in_its_pod(
+        build: Callable[..., Provider], tmp_path: Path) -> None:
+    """The command lines the chart's PostgreSQL is backed up and restored with, as `up` makes them."""
+    provider = build("local")
+    assert provider.target.database.mode == "chart" and provider.cluster is not None
+    database = metadata_database(provider, provider.cluster)
+    database.backup(tmp_path / "backup.sql")
+    database.restore(tmp_path / "backup.sql")
+    dump, restore = provider.runner.commands()[-2:]
+    for command in (dump, restore):
+        assert command.startswith("kubectl ") and " -n airflow exec -i airflow-postgresql-0 -c postgresql -- " in \
+            command, command
+    assert "pg_dump --clean --if-exists" in dump and "--single-transaction" in restore

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from automation.core.versions import VERSIONS
 from automation.settings.projects import read_env_file
 from tests.airflow_server import AirflowServer, airflow_server
 from tests.conftest import REPO, need, run_cli
@@ -27,7 +28,7 @@ __all__ = ["airflow_server", "google_double"]
 TARGET = "double-composer"
 REGION, ENVIRONMENT = "us-central1", "airflow-env"
 ENV_BUCKET, DATA_BUCKET = "us-central1-airflow-env-bucket", "double-project-airflow-data"
-IMAGE = "composer-3-airflow-3.2.0-build.1"
+IMAGE = f"composer-3-airflow-{VERSIONS.airflow}-build.1"  # the Airflow airflow_server runs
 AIRFLOW_2_IMAGE = "composer-3-airflow-2.10.5-build.12"
 COMPOSER = "composer.projects.locations.environments"
 # What each gcloud command of the plan asks Google for (the discovery id of its writes).
@@ -178,7 +179,7 @@ def test_up_on_composer_does_what_its_plan_says_and_a_second_up_writes_nothing(
     assert rows["Secrets"] == "present: example1, example-db"
     doctor = run_cli("doctor", "--target", TARGET, "--settings", str(settings), env=env, timeout=600)
     line = next((x for x in doctor.stdout.splitlines() if "airflow api" in x), doctor.stdout[-2000:])
-    assert f"{airflow_server.url}: Airflow 3.2.0" in line and "your Google account" in line, line
+    assert f"{airflow_server.url}: Airflow {VERSIONS.airflow}" in line and "your Google account" in line, line
     assert writes(google_double.requests()) == []
 
     # A task's log comes from the same API, signed in the same way (this Airflow has no DAG: the answer says so).
@@ -215,7 +216,7 @@ def test_airflow_cli_and_restart_on_composer_go_through_its_api_as_their_plan_sa
     refused = run_cli("airflow", *base, "--", "dags", "list", env=env, timeout=300)
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert refused.stderr.startswith("error: gcloud runs no Airflow CLI command on Cloud Composer environments with "
-                                     "Airflow 3 (this one: 3.2.0)") and "airflowctl" in refused.stderr
+                                     f"Airflow 3 (this one: {VERSIONS.airflow})") and "airflowctl" in refused.stderr
     assert google_double.requests() == []
 
     # An Airflow 2 environment: `environments run` through executeAirflowCommand, which Composer runs on its own

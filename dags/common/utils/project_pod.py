@@ -21,6 +21,7 @@ Imported by project_task only: it imports Airflow.
 
 from __future__ import annotations
 
+import inspect
 import time
 from functools import cache, cached_property
 from typing import Any
@@ -48,14 +49,23 @@ class PromptPodManager(PodManager):
     """The provider's PodManager, reading a finished container's pod phase more often for a few seconds (see the
     module's docstring)."""
 
-    def await_pod_completion(self, pod: Any, istio_enabled: bool = False, container_name: str = "base") -> Any:
-        # With istio the pod never reaches a final phase: the provider's loop alone decides.
-        deadline = time.monotonic() + (0 if istio_enabled else COMPLETION_WINDOW)
+    def await_pod_completion(self, pod: Any, *args: Any, **kwargs: Any) -> Any:
+        # The provider's own parameters, passed on as its operator gave them: (istio_enabled, container_name) up to
+        # provider 10.15, do_xcom_push too since (positionally).
+        given = _AWAIT_POD_COMPLETION.bind(self, pod, *args, **kwargs)
+        given.apply_defaults()
+        # With istio the pod never reaches a final phase, and with an XCom sidecar the provider (10.2x) stops at
+        # the container's end: its own loop alone decides.
+        fast = not (given.arguments.get("istio_enabled") or given.arguments.get("do_xcom_push"))
+        deadline = time.monotonic() + (COMPLETION_WINDOW if fast else 0)
         while time.monotonic() < deadline:
             if self.read_pod(pod).status.phase in PodPhase.terminal_states:
                 break
             time.sleep(COMPLETION_POLL)
-        return super().await_pod_completion(pod, istio_enabled, container_name)
+        return super().await_pod_completion(pod, *args, **kwargs)
+
+
+_AWAIT_POD_COMPLETION = inspect.signature(PodManager.await_pod_completion)
 
 
 @cache
