@@ -2,7 +2,9 @@
 of RUNS runs; against its floors, measured in the same run: a bare `import airflow` in the new environment, and
 the project's DAG gate parsing every DAG and building every pod under each release (what the check does twice).
 
-    python benchmarks/upgrade_check.py [--to 3.3.2] [--runs 3]
+    python benchmarks/upgrade_check.py [--from 3.2.0] [--to 3.3.2] [--runs 3]
+
+--from (default: the previous pin) is the release the DAGs run on now, --to (default: the pin) the one checked.
 
 The check costs little above its floor when the two parses run side by side: the rest is ruff and the schema.
 """
@@ -23,6 +25,7 @@ sys.path.insert(0, str(REPO))
 from _timing import automation, report  # noqa: E402
 
 from automation.core.paths import STATE_ROOT  # noqa: E402
+from automation.core.versions import VERSIONS  # noqa: E402
 from automation.dags import gate  # noqa: E402
 
 CHART = Path(os.environ.get("AIRFLOW_CHART_DIR", REPO.parent / "shared/airflow-chart/chart"))
@@ -44,18 +47,22 @@ def gate_parse(python: Path | None) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--to", default="3.3.2")
+    parser.add_argument("--from", dest="start", default=VERSIONS.airflow_previous)
+    parser.add_argument("--to", default=VERSIONS.airflow)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     env = {"AIRFLOW_CHART_DIR": str(CHART)} if CHART.is_dir() else {}
-    warm = automation("upgrade-check", "--to", args.to, env=env)  # makes or reuses the environment
-    print(f"upgrade-check --to {args.to}, first run (environment made or reused): {warm:.2f}s", flush=True)
+    command = ("upgrade-check", "--from", args.start, "--to", args.to)
+    warm = automation(*command, env=env)  # makes or reuses both environments
+    print(f"upgrade-check --from {args.start} --to {args.to}, first run (environments made or reused): {warm:.2f}s",
+          flush=True)
     python = STATE_ROOT / "upgrade-check" / args.to / "venv" / "bin" / "python"
+    before = STATE_ROOT / "upgrade-check" / args.start / "venv" / "bin" / "python"
     runs = range(max(args.runs, 1))
-    check = report(f"upgrade-check --to {args.to} (example DAGs, warm)",
-                   [automation("upgrade-check", "--to", args.to, env=env) for _ in runs])
+    check = report(f"upgrade-check --from {args.start} --to {args.to} (example DAGs, warm)",
+                   [automation(*command, env=env) for _ in runs])
     report(f"  floor: python -c 'import airflow' in the {args.to} environment", [bare_import(python) for _ in runs])
-    current = report("  the DAG gate with pods under the pinned release", [gate_parse(None) for _ in runs])
+    current = report(f"  the DAG gate with pods under {args.start}", [gate_parse(before) for _ in runs])
     new = report(f"  the DAG gate with pods under {args.to}", [gate_parse(python) for _ in runs])
     print(f"  the check over its two parses run one after the other: {check / (current + new):.2f}x", flush=True)
     return 0
