@@ -1,7 +1,10 @@
 """The dag-processor's parse time per DAG file in the cluster, with the libraries the DAG helpers need imported
 once in its parent (helm/values.yaml `airflowLocalSettings`) and without (the alternative, same run), beside the
 host's parse of the same files (the floor: a process that holds those imports, as `dag_parse.py` measures it);
-and the time until the API lists every DAG after a cold `up`. Medians of RUNS cold starts per variant.
+and the time until the API lists every DAG after a cold `up`. Medians of RUNS cold starts per variant. Also the
+same files parsed by Airflow's own dag-processor on the host (`airflow dag-processor --num-runs 1`: the same
+Airflow, the same pre-import, a SQLite database), RUNS times: what the dag-processor's own work per file costs
+outside the cluster.
 
     nox -s benchmark -- dag_processor_parse --target ci [--projects 50] [--runs 3]
                                              [--reset-db 'bash .ci/postgres.sh --reset']
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -30,6 +34,24 @@ from automation.dags import gate as dagcheck
 
 # The alternative: the chart's own empty airflow_local_settings.py (nothing imported before a parse forks).
 WITHOUT = {"airflowLocalSettings": ""}
+
+
+def host_dag_processor() -> list[float]:
+    """Every DAG's own parse time when Airflow's dag-processor parses the DAG folder once on this machine, with the
+    pre-import of helm/values.yaml (`airflowLocalSettings`, read from AIRFLOW_HOME/config as in the cluster)."""
+    local_settings = yaml.safe_load((REPO / "helm" / "values.yaml").read_text())["airflowLocalSettings"]
+    with tempfile.TemporaryDirectory(prefix="dag-processor-") as tmp:
+        home = Path(tmp)
+        (home / "config").mkdir()
+        (home / "config" / "airflow_local_settings.py").write_text(local_settings)
+        env = dagcheck.airflow_env(home, dagcheck.DAGS_FOLDER)
+        for command in (["db", "migrate"], ["dag-processor", "--num-runs", "1"]):
+            out = subprocess.run([sys.executable, "-m", "airflow", *command], env=env, cwd=home, capture_output=True,
+                                 text=True)
+            if out.returncode:
+                sys.exit(f"airflow {' '.join(command)} failed: {out.stderr.strip()[-2000:]}")
+        with sqlite3.connect(home / "airflow.db") as db:
+            return [d for (d,) in db.execute("SELECT last_parse_duration FROM dag") if d is not None]
 
 
 def cold_start(target: str, values: list[str], expected: int, reset_db: str) -> tuple[float, list[float]]:
@@ -63,6 +85,7 @@ def main() -> None:
         os.environ["AUTOMATION_SETTINGS"] = f"{settings}:{made.overlay}" if settings else str(made.overlay)
         expected = 3 + made.dag_files
         host = [f.seconds for _ in range(args.runs) for f in dagcheck.parse().files]
+        host_processor = [d for _ in range(args.runs) for d in host_dag_processor()]
         variants = {"pre-imported (helm/values.yaml)": [], "not pre-imported (chart default)":
                     ["--values", str(without)]}
         listed: dict[str, list[float]] = {name: [] for name in variants}
@@ -79,15 +102,19 @@ def main() -> None:
             automation("down", "--purge", "--yes", "--target", args.target, check=False)
             subprocess.run(["git", "checkout", "--", "dags/common/images.json"], cwd=REPO, check=False)
     floor = statistics.median(host)
+    processor = statistics.median(host_processor)
     print(f"\n{expected} DAG files ({args.projects} projects), medians of {args.runs} cold starts per variant; "
-          f"host parse per file (the floor): {floor:.3f}s\n")
-    print("| variant | parse per file in the cluster | / host | every DAG listed after `up` |")
-    print("| --- | --- | --- | --- |")
+          f"host parse per file (the floor): {floor:.3f}s; the host's own dag-processor: {processor:.3f}s per "
+          f"file ({len(host_processor)} parses)\n")
+    print("| variant | parse per file in the cluster | / host | / host dag-processor | every DAG listed after `up` |")
+    print("| --- | --- | --- | --- | --- |")
     for name in variants:
         per_file = statistics.median(parse[name])
-        print(f"| {name} | {per_file:.3f}s | {per_file / floor:.1f}x | {statistics.median(listed[name]):.2f}s |")
+        print(f"| {name} | {per_file:.3f}s | {per_file / floor:.1f}x | {per_file / processor:.1f}x | "
+              f"{statistics.median(listed[name]):.2f}s |")
     ours = next(iter(variants))
-    print(f"targets: parse per file <= 2x host: {statistics.median(parse[ours]) / floor:.1f}x; every DAG listed "
+    print(f"targets: parse per file <= 2x host: {statistics.median(parse[ours]) / floor:.1f}x "
+          f"({statistics.median(parse[ours]) / processor:.1f}x the host's dag-processor); every DAG listed "
           f"<= 15 s: {statistics.median(listed[ours]):.2f}s")
 
 

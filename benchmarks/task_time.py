@@ -7,7 +7,9 @@ pandas-basic, the image example1 uses) and DAG --dag through the REST API, RUNS 
 task from Airflow's own timestamps (task instances: scheduled_when, queued_when, start_date, end_date; the
 run's start and end; the task log's event times) and from a watch on the namespace's pods (when each worker pod
 and task pod was created, ran, ended and went). The floor is measured in the same run: a bare pod with the task
-pod's own spec (image, command, script, volumes), created to completed, RUNS times. Prints the settings the
+pod's own spec (image, command, script, volumes), created to completed, RUNS times; and the worker's floor: a bare
+pod with the worker pod's spec that only imports what the worker imports before it reads the DAG file (their sum
+is the design's floor: a worker pod per task, which starts the task's pod). Prints the settings the
 phases depend on (the operator's intervals from `common.utils`, the scheduler's from the chart's airflow.cfg).
 Needs a target that is up with its images (`nox -s up`, `nox -s images`).
 
@@ -55,6 +57,10 @@ with project_dag("example1", "{dag_id}", output="output/summary.csv", tags=["ben
 '''
 # The same work as the floor's bare pod: start Python in the image and import pandas.
 SCRIPT = 'import pandas\n\nprint("pandas", pandas.__version__)\n'
+# What a KubernetesExecutor worker pod imports before it reads the DAG file (airflow.sdk.execution_time.
+# execute_workload and what it calls): the worker's own floor, in a bare pod with the worker pod's spec.
+WORKER_IMPORTS = ["python", "-c", "import airflow.executors.workloads, airflow.executors.base_executor, "
+                  "airflow.sdk.execution_time.supervisor, airflow.sdk.execution_time.task_runner"]
 TIMEOUT = 300
 SCHEDULER_KEYS = [("scheduler", "scheduler_idle_sleep_time"), ("scheduler", "scheduler_heartbeat_sec"),
                   ("scheduler", "task_queued_timeout_check_interval"),
@@ -260,12 +266,17 @@ def run_dag(api: AirflowApi, watch: PodWatch, dag: str) -> dict[str, dict[str, f
 
 
 # -- the floor: the task pod's own spec, created bare -------------------------------------------------------------
-def floor_once(watch: PodWatch, template: dict[str, Any]) -> float:
+def floor_once(watch: PodWatch, template: dict[str, Any], command: list[str] | None = None) -> float:
+    """A bare pod with `template`'s spec (its first container running `command` instead, when given), created to
+    completed."""
     body = copy.deepcopy(template)
     name = f"task-time-floor-{uuid.uuid4().hex[:6]}"
     body["metadata"] = {"name": name, "namespace": watch.namespace, "labels": {"benchmark": "task-time-floor"}}
     body.pop("status", None)
     body["spec"].pop("nodeName", None)
+    if command is not None:
+        container = body["spec"]["containers"][0]
+        container["command"], container["args"] = command, []
     t0 = time.time()
     watch.core.create_namespaced_pod(watch.namespace, body)
     seen = watch.until(name, lambda p: p.last.get("status", {}).get("phase") in ("Succeeded", "Failed"))
@@ -315,7 +326,8 @@ def median_table(name: str, runs: list[dict[str, dict[str, float]]], floor: floa
 
 def wait_dag(api: AirflowApi, dag: str) -> None:
     deadline = time.monotonic() + TIMEOUT
-    while api.dag(dag) is None:
+    # A stale row (the file of an interrupted run, removed) answers too, but cannot be triggered.
+    while (found := api.dag(dag)) is None or found.get("is_stale"):
         if time.monotonic() > deadline:
             sys.exit(f"DAG {dag} not in the API within {TIMEOUT}s (`nox -s dags` for its import errors)")
         time.sleep(1)
@@ -357,7 +369,17 @@ def main() -> None:
             floor = statistics.median(floors)
             print(f"\nfloor: a bare pod with the task pod's spec, created -> completed: median {floor:.2f}s of "
                   f"{[round(f, 2) for f in floors]}")
+            worker = watch.find(pod_of(ONE_TASK_DAG, "only", task_pod=False), 0)
+            assert worker is not None
+            worker_floors = [floor_once(watch, worker.first, WORKER_IMPORTS) for _ in range(args.runs)]
+            worker_floor = statistics.median(worker_floors)
+            print(f"worker floor: a bare pod with the worker pod's spec importing what the worker imports before "
+                  f"the DAG file, created -> completed: median {worker_floor:.2f}s of "
+                  f"{[round(f, 2) for f in worker_floors]}")
             median_table(f"one-task DAG {ONE_TASK_DAG}", one, floor)
+            whole = statistics.median(run["only"]["queued -> done"] for run in one)
+            print(f"one task, queued -> done {whole:.2f}s vs the design's floor (worker floor + floor) "
+                  f"{worker_floor + floor:.2f}s: {whole / (worker_floor + floor):.2f}x")
             many = [run_dag(api, watch, args.dag) for _ in range(args.runs)]
             median_table(f"DAG {args.dag}", many, floor)
             api.request("DELETE", f"/api/v2/dags/{ONE_TASK_DAG}", ok=(200, 204, 404, 409))

@@ -28,7 +28,12 @@ from automation.providers.composer_api import WORKLOAD_GROUP, composer_document,
 from automation.providers.composer_pod_rules import lint_pod
 from automation.providers.composer_status import composer_rows
 from automation.providers.google_sign_in import google_credentials
-from automation.settings.contract import COMPOSER_KUBE_CONFIG, COMPOSER_NAMESPACE, SEEDED_INPUT
+from automation.settings.contract import (
+    CLOUD_POD_START_CHECK_SECONDS,
+    COMPOSER_KUBE_CONFIG,
+    COMPOSER_NAMESPACE,
+    SEEDED_INPUT,
+)
 from automation.settings.model import Composer
 from automation.storage.gcloud_rsync import rsync_command
 
@@ -129,7 +134,8 @@ class ComposerProvider(Provider):
     def task_pod_facts(self) -> Any:
         """No claims and no node paths on Composer: task code and data come from buckets."""
         return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
-                       code_root=self.code_root(), kube_config_file=COMPOSER_KUBE_CONFIG)
+                       code_root=self.code_root(), kube_config_file=COMPOSER_KUBE_CONFIG,
+                       pod_start_check_seconds=CLOUD_POD_START_CHECK_SECONDS)
 
     # -- up ------------------------------------------------------------------------------------------------------
     def ensure_cluster(self) -> None:

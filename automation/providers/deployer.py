@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import tempfile
+from contextlib import closing
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
-from automation.airflow.client import AirflowApi
 from automation.airflow.endpoint import Endpoint
 from automation.core.errors import UserError
 from automation.k8s.apply import ensure
@@ -218,7 +218,7 @@ class HelmRelease:
     def _kept(self) -> Kept | None:
         """What the running version has that the upgrade must keep, read through its API; None when it does not
         answer (then only Ready is verified, and the output says so)."""
-        from automation.providers.airflow_endpoint import credentials, temporary_forward
+        from automation.providers.airflow_endpoint import endpoint, temporary_forward
 
         runner = self.provider.runner
         if runner.dry_run:
@@ -226,13 +226,9 @@ class HelmRelease:
             return None
         try:
             with runner.step("what the upgrade must keep (DAG list, last task's log)"), \
-                    temporary_forward(runner, self.provider) as url:
-                api = AirflowApi(url, connect_timeout=30)
-                try:
-                    credentials(self.provider).sign_in(api)
-                    kept = read_kept(api)
-                finally:
-                    api.close()
+                    temporary_forward(runner, self.provider) as url, \
+                    closing(endpoint(self.provider, url, connect_timeout=30).connect()) as api:
+                kept = read_kept(api)
         except UserError as unread:
             runner.say(f"    the running version's API cannot be read ({unread.problem[:160]}): after the upgrade "
                        "only the components' readiness and the connections are verified")
@@ -244,7 +240,7 @@ class HelmRelease:
     def _verify(self, kept: Kept | None = None) -> None:
         """After an upgrade (or its rollback): every component Ready on the new spec; then, through the version
         that now runs, the DAG list and the last task's log as before and every connection decrypted."""
-        from automation.providers.airflow_endpoint import credentials, temporary_forward
+        from automation.providers.airflow_endpoint import endpoint, temporary_forward
 
         provider = self.provider
         runner, target = provider.runner, provider.target
@@ -258,13 +254,8 @@ class HelmRelease:
             if kept is not None:
                 # A port-forward keeps the pod it opened to: the replaced API server's must be gone first.
                 old_pods_gone(runner, state, target, "api-server")
-                with temporary_forward(runner, provider) as url:
-                    api = AirflowApi(url)
-                    try:
-                        credentials(provider).sign_in(api)
-                        checked.append(check_api(api, kept))
-                    finally:
-                        api.close()
+                with temporary_forward(runner, provider) as url, closing(endpoint(provider, url).connect()) as api:
+                    checked.append(check_api(api, kept))
             checked.append(f"{decrypted_connections(provider, self.cluster, state)} connections decrypted")
             runner.ok(f"verified: {', '.join(checked)}")
 

@@ -15,7 +15,14 @@ from automation.k8s.cluster import ClusterState, LiveCluster, Unreachable
 from automation.k8s.objects import Secret, StaticVolume, meta
 from automation.providers.base import Provider, read_only_dags_values
 from automation.providers.gke_cloud import WI_ANNOTATION
-from automation.settings.contract import DAGS_CLAIM, DATA_CLAIM, GCSFUSE_ANNOTATION, GID, UID
+from automation.settings.contract import (
+    CLOUD_POD_START_CHECK_SECONDS,
+    DAGS_CLAIM,
+    DATA_CLAIM,
+    GCSFUSE_ANNOTATION,
+    GID,
+    UID,
+)
 from automation.settings.model import Gke
 from automation.storage.gcloud_rsync import rsync_command
 
@@ -83,7 +90,8 @@ class GkeProvider(Provider):
         from dataclasses import replace
 
         return replace(super().task_pod_facts(), service_account=self.gke.kubernetes_service_account,
-                       pod_annotations={GCSFUSE_ANNOTATION: "true"})
+                       pod_annotations={GCSFUSE_ANNOTATION: "true"},
+                       pod_start_check_seconds=CLOUD_POD_START_CHECK_SECONDS)
 
     def chart_values(self) -> dict[str, Any]:
         """Values only settings can give: the logs bucket, the Google service account and the UI login."""

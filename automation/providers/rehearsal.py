@@ -29,6 +29,7 @@ from automation.providers.base import PodRule
 from automation.providers.composer_pod_rules import lint_pod
 from automation.providers.existing import ExistingProvider
 from automation.settings.contract import (
+    CLOUD_POD_START_CHECK_SECONDS,
     COMPOSER_KUBE_CONFIG,
     COMPOSER_NAMESPACE,
     DAGS_CLAIM,
@@ -138,7 +139,7 @@ class ComposerRehearsalProvider(ExistingProvider):
         """Composer's facts (its namespace, no claims, buckets for code and data, its kubeconfig file), plus the
         emulator."""
         return replace(super().task_pod_facts(), namespace=COMPOSER_NAMESPACE, dags_claim="", data_claim="",
-                       kube_config_file=COMPOSER_KUBE_CONFIG,
+                       kube_config_file=COMPOSER_KUBE_CONFIG, pod_start_check_seconds=CLOUD_POD_START_CHECK_SECONDS,
                        code_root=f"gs://{self._bucket(self.composer.environment_bucket)}/dags",
                        data_root=f"gs://{self._bucket(self.composer.data_bucket)}",
                        # The Service's address, not emulator(): that reads the image tag, needed only to deploy.

@@ -53,6 +53,7 @@ PROJECT_LABEL: str = _contract.PROJECT_LABEL
 OPERATOR_LABEL: str = _contract.OPERATOR_LABEL
 CHECKED_LABEL: str = _contract.CHECKED_LABEL
 KEEP_FAILED_PODS: int = _contract.KEEP_FAILED_PODS
+CLOUD_POD_START_CHECK_SECONDS: float = _contract.CLOUD_POD_START_CHECK_SECONDS
 emulator_env = _contract.emulator_env
 never_started = _contract.never_started
 not_started_reason = _contract.not_started_reason

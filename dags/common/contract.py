@@ -53,6 +53,13 @@ CHECKED_LABEL = "already_checked"
 # Failed task pods that ran, kept per project for `kubectl logs/describe` (the newest ones); their log and events
 # are in the task's log either way. A target's `keep_failed_pods` setting overrides it.
 KEEP_FAILED_PODS = 3
+# How often a task's operator reads its pod while the pod starts (the provider's startup_check_interval_seconds,
+# whose default is 5 s; each read is one GET of the pod and one list of its events). On a local or existing
+# cluster a pod runs about 0.7 s after it is made, and a quarter-second read notices it within 0.125 s on average
+# (1 s: 0.5 s, on every task; benchmarks/task_time.py). Cloud targets keep one read a second: there a pod may wait
+# minutes for a node or an image, and many tasks start at once, all reading one managed API server.
+POD_START_CHECK_SECONDS = 0.25
+CLOUD_POD_START_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class TaskPodFacts:
     # means the worker's in-cluster identity.
     kube_config_file: str = ""
     keep_failed_pods: int = KEEP_FAILED_PODS
+    pod_start_check_seconds: float = POD_START_CHECK_SECONDS
 
     @staticmethod
     def env_name(field_name: str) -> str:
@@ -105,6 +113,8 @@ class TaskPodFacts:
             text = "" if raw == NONE else raw
             if f.name == "pod_annotations":
                 values[f.name] = _annotations(text)
+            elif isinstance(f.default, float):
+                values[f.name] = _seconds(cls.env_name(f.name), text)
             elif isinstance(f.default, int):
                 values[f.name] = _count(cls.env_name(f.name), text)
             else:
@@ -172,6 +182,16 @@ def _count(name: str, text: str) -> int:
     if not text.isdigit():
         raise ValueError(f"{name}: expected a whole number >= 0, got {text!r}")
     return int(text)
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ValueError(f"{name}: expected a number of seconds > 0, got {text!r}")
+    return seconds
 
 
 def _annotations(text: str) -> dict[str, str]:

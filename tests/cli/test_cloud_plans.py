@@ -110,6 +110,7 @@ def test_composer_dry_run_plan(overlay: Path) -> None:
            "AUTOMATION_DATA_CLAIM=none,AUTOMATION_DATA_ROOT=gs://my-gcp-project-airflow-data,"
            "AUTOMATION_IMAGE_REGISTRY=europe-west1-docker.pkg.dev/my-gcp-project/airflow,AUTOMATION_KEEP_FAILED_PODS=3,"
            "AUTOMATION_KUBE_CONFIG_FILE=/home/airflow/composer_kube_config,AUTOMATION_NAMESPACE=composer-user-workloads,AUTOMATION_POD_ANNOTATIONS=none,"
+           "AUTOMATION_POD_START_CHECK_SECONDS=1.0,"
            "AUTOMATION_SERVICE_ACCOUNT=default,AUTOMATION_STORAGE_EMULATOR_HOST=none,AUTOMATION_TARGET=composer")
     expected = [
         f"$ gcloud composer environments user-workloads-config-maps create {GCLOUD_WHERE} "

@@ -352,20 +352,24 @@ def test_the_bound_is_the_targets_setting_written_by_automation_and_read_by_the_
 
 
 # -- how promptly a pod's start and end are noticed ---------------------------------------------------------------
-@pytest.mark.parametrize("target", ["local", "existing", "gke", "composer", "composer-rehearsal"])
-def test_a_pod_start_is_checked_every_second_on_every_target(
-        dags: None, monkeypatch: pytest.MonkeyPatch, target: str) -> None:
-    """The provider's 5 s left each task waiting about 4.5 s for a pod already running (benchmarks/task_time.py);
-    every target gets the same interval, so no target notices a start differently from another."""
+@pytest.mark.parametrize(("target", "seconds"), [("local", 0.25), ("existing", 0.25), ("gke", 1.0),
+                                                ("composer", 1.0), ("composer-rehearsal", 1.0)])
+def test_a_pod_start_is_checked_as_often_as_the_target_says(
+        dags: None, monkeypatch: pytest.MonkeyPatch, target: str, seconds: float) -> None:
+    """The provider's 5 s left each task waiting about 4.5 s for a pod already running (benchmarks/task_time.py).
+    Both sides of the contract: the interval the automation package writes for the target (local clusters a
+    quarter second; cloud targets, and the rehearsal of Composer, one second), read by the DAG helpers."""
     from automation.core.runner import Runner
     from automation.providers import provider_for
     from automation.settings import load_target
 
     monkeypatch.delenv("AUTOMATION_SETTINGS", raising=False)
-    for name, value in provider_for(Runner(), load_target(target)).task_env().items():
+    env = provider_for(Runner(), load_target(target)).task_env()
+    assert float(env["AUTOMATION_POD_START_CHECK_SECONDS"]) == seconds
+    for name, value in env.items():
         monkeypatch.setenv(name, value)
     for op in (operator(), operator(xcom=True)):
-        assert op.startup_check_interval_seconds == 1
+        assert op.startup_check_interval_seconds == seconds
         # What decides a start's failure is unchanged: the provider's timeouts.
         assert (op.schedule_timeout_seconds, op.startup_timeout_seconds) == (120, 120)
     assert operator(startup_check_interval_seconds=7).startup_check_interval_seconds == 7  # a task may choose
@@ -460,3 +464,165 @@ def test_a_pod_still_running_after_the_window_is_left_to_the_providers_loop(
     api.phases = ["Running", "Succeeded"]
     op.pod_manager.await_pod_completion(made(op, api, status("Running"), run_id="istio"), istio_enabled=True)
     assert clock.sleeps == [2]
+
+
+# -- the end of a followed log stream ----------------------------------------------------------------------------
+def container_status(*, running: bool) -> Any:
+    from kubernetes.client import (
+        V1ContainerState,
+        V1ContainerStateRunning,
+        V1ContainerStateTerminated,
+        V1ContainerStatus,
+        V1PodStatus,
+    )
+
+    state = (V1ContainerState(running=V1ContainerStateRunning()) if running else
+             V1ContainerState(terminated=V1ContainerStateTerminated(exit_code=0, reason="Completed",
+                                                                    finished_at=dt.datetime.now(dt.UTC))))
+    return V1PodStatus(phase="Running" if running else "Succeeded", container_statuses=[
+        V1ContainerStatus(name="base", image="x", image_id="", ready=running, restart_count=0, state=state)])
+
+
+class LaggingKubelet(FakeApi):
+    """A container whose log stream ends (the clock's time when it is read to its end) `lag` s before the kubelet
+    reports the container ended: until then every read of the pod says it runs."""
+
+    def __init__(self, clock: Clock, lag: float) -> None:
+        super().__init__()
+        self.clock, self.lag = clock, lag
+        self.ended: float | None = None
+        self.log_reads = 0
+
+    def read_namespaced_pod(self, name: str, namespace: str, **_: Any) -> Any:
+        done = self.ended is not None and self.clock.now >= self.ended + self.lag
+        self._get(name).status = container_status(running=not done)
+        return super().read_namespaced_pod(name, namespace)
+
+    def read_namespaced_pod_log(self, name: str, namespace: str, container: str, **_: Any) -> Any:
+        self.log_reads += 1
+        api = self
+
+        class Response:
+            def stream(self, amt: Any = None, decode_content: bool = True) -> Iterator[bytes]:
+                yield f"2026-01-01T00:00:0{api.log_reads}.000000000Z line {api.log_reads}\n".encode()
+                if api.ended is None:
+                    api.ended = api.clock.now
+
+            def release_conn(self) -> None:
+                pass
+
+        return Response()
+
+
+@pytest.mark.parametrize("xcom", [False, True])
+def test_a_followed_log_that_ended_is_read_once_and_the_containers_end_noticed_within_its_lag(
+        dags: None, monkeypatch: pytest.MonkeyPatch, captured: list[dict[str, Any]], xcom: bool) -> None:
+    """The kubelet reports the container's end 0.25 s after its log stream ended: the provider alone would sleep
+    1 s and read the log again; here the state is read every END_POLL s and the log is read once."""
+    import time
+
+    from common.utils.project_pod import END_POLL
+
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    api = LaggingKubelet(clock, lag=0.25)
+    op = wired(operator(xcom=xcom), api)
+    pod = made(op, api, container_status(running=True))
+    result = op.pod_manager.fetch_container_logs(pod, "base", follow=True)
+    assert result.running is False
+    assert api.log_reads == 1
+    assert clock.sleeps == [END_POLL] * 3
+    assert "line 1" in messages(captured)
+
+
+def test_a_container_still_running_after_the_window_is_left_to_the_providers_loop(
+        dags: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream that ended long before the container (a broken connection): after END_WINDOW s the provider's
+    own loop sleeps 1 s and follows the log again, as it always did. An unfollowed read never waits."""
+    import time
+
+    from common.utils.project_pod import END_POLL, END_WINDOW
+
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    api = LaggingKubelet(clock, lag=END_WINDOW + 0.5)
+    op = wired(operator(), api)
+    pod = made(op, api, container_status(running=True))
+    assert op.pod_manager.fetch_container_logs(pod, "base", follow=True).running is False
+    window = round(END_WINDOW / END_POLL)
+    assert clock.sleeps[:window + 1] == [END_POLL] * window + [1]  # the provider's own sleep
+    assert api.log_reads == 2
+    clock.sleeps.clear()
+    api.ended = None
+    assert op.pod_manager.fetch_container_logs(pod, "base", follow=False).running is True
+    assert clock.sleeps == []
+
+
+# -- a pod whose containers ended before the kubelet published its phase -----------------------------------------
+def ended_before_its_phase(exit_code: int) -> Any:
+    """Every container terminated, the phase still Running: the kubelet publishes it about a second later."""
+    pod_status = container_status(running=False)
+    pod_status.phase = "Running"
+    pod_status.container_statuses[0].state.terminated.exit_code = exit_code
+    return pod_status
+
+
+@pytest.mark.parametrize(("exit_code", "phase"), [(0, "Succeeded"), (2, "Failed")])
+def test_a_pod_whose_containers_ended_is_judged_without_waiting_for_its_phase(
+        dags: None, monkeypatch: pytest.MonkeyPatch, exit_code: int, phase: str) -> None:
+    """The kubelet's rule for restartPolicy Never, applied as soon as the containers have ended: no sleep, and the
+    task ends as it would once the phase is published (a failed container fails the task, its pod kept)."""
+    import time
+
+    from airflow.sdk.exceptions import AirflowException
+
+    clock = Clock()
+    monkeypatch.setattr(time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(time, "sleep", clock.sleep)
+    api = FakeApi()
+    op = wired(operator(), api)
+    pod = made(op, api, ended_before_its_phase(exit_code))
+    assert op.pod_manager.await_pod_completion(pod).status.phase == phase
+    assert clock.sleeps == []
+    # The operator's own end: the pod judged from its settled phase, deleted only when it succeeded.
+    op.pod, op.remote_pod = pod, op.pod_manager.await_pod_completion(pod)
+    if exit_code:
+        with pytest.raises(AirflowException):
+            op.cleanup(pod, op.remote_pod, context=context(op))
+        assert api.deleted == [] and api.pods[pod.metadata.name].metadata.labels["already_checked"] == "True"
+    else:
+        op.cleanup(pod, op.remote_pod, context=context(op))
+        assert api.deleted == [pod.metadata.name]
+
+
+def test_the_settled_phase_is_the_kubelets_rule_and_nothing_more(dags: None) -> None:
+    from common.utils.project_pod import settled_phase
+
+    api = FakeApi()
+    op = wired(operator(), api)
+    pod = made(op, api, ended_before_its_phase(0))
+    remote = api.read_namespaced_pod(pod.metadata.name, pod.metadata.namespace)
+    assert remote.spec.restart_policy == "Never" and settled_phase(remote) == "Succeeded"
+    remote.status = container_status(running=True)
+    assert settled_phase(remote) is None  # still running
+    remote.status = status("Running")
+    assert settled_phase(remote) is None  # no container state known
+    remote.status = ended_before_its_phase(1)
+    remote.spec.restart_policy = "OnFailure"
+    assert settled_phase(remote) is None  # the kubelet would start it again
+
+
+def test_the_bound_counts_this_tasks_pod_before_its_phase_is_published(dags: None) -> None:
+    """The task's pod failed a moment ago and the API still says Running: it is counted as the failed pod it is,
+    so the older failed one goes (keep_failed_pods=1), as it did when the cleanup waited for the phase."""
+    from airflow.sdk.exceptions import AirflowException
+
+    api = FakeApi()
+    op = wired(operator(keep_failed_pods=1), api)
+    old = made(op, api, status("Failed", terminated=1), run_id="old", checked=True).metadata.name
+    current = made(op, api, ended_before_its_phase(1), run_id="now")
+    with pytest.raises(AirflowException):
+        op.cleanup(pod=current, remote_pod=op.pod_manager.await_pod_completion(current))
+    assert api.deleted == [old] and current.metadata.name in api.pods

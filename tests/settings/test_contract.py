@@ -61,6 +61,18 @@ def test_a_bad_count_raises_value_error_naming_the_variable(bad: str) -> None:
         TaskPodFacts.from_env({"AUTOMATION_KEEP_FAILED_PODS": bad})
 
 
+@pytest.mark.parametrize("bad", ["0", "-1", "soon", "", "inf", "nan"])
+def test_a_bad_interval_raises_value_error_naming_the_variable(bad: str) -> None:
+    with pytest.raises(ValueError, match="AUTOMATION_POD_START_CHECK_SECONDS: expected a number of seconds > 0"):
+        TaskPodFacts.from_env({"AUTOMATION_POD_START_CHECK_SECONDS": bad})
+
+
+def test_an_interval_goes_through_the_environment_unchanged() -> None:
+    facts = TaskPodFacts(pod_start_check_seconds=1.0)
+    assert TaskPodFacts.from_env(facts.to_env()) == facts
+    assert TaskPodFacts.from_env({}).pod_start_check_seconds == 0.25
+
+
 def test_leftovers_are_the_pods_that_never_started_and_failed_ones_beyond_the_bound() -> None:
     def pod(name: str, phase: str, minute: int, ran: bool = False, deleting: bool = False) -> dict:
         state = {"terminated": {"exitCode": 1}} if ran else {"waiting": {"reason": "ImagePullBackOff"}}

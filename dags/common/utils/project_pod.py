@@ -16,6 +16,14 @@ the kubelet reports the pod's phase a moment later; the provider then reads the 
 sleeps 2 s before the next read (on the CI node: 2.5-2.8 s from the container's end to the pod's deletion, per
 task, in benchmarks/task_time.py). Here the phase is read every COMPLETION_POLL s for up to COMPLETION_WINDOW s
 first; then the provider's own loop reads the pod and decides, as before (same phases, same outcome).
+The phase itself lags the container's exit by about a second more (the kubelet publishes it once it has torn the
+pod down): a pod whose every container has ended is judged by the kubelet's own rule for restartPolicy Never
+(`settled_phase`: Failed when a container failed, else Succeeded), as the provider already judges a pod with
+sidecars by its container's exit code, and without waiting for the phase to say it.
+The same lag meets the log stream: it ends at the container's exit, the provider then reads the pod once, finds the
+container still running, sleeps 1 s and reads the log again from its last line (1.2 s per task on the CI node).
+Here, when a followed stream has ended, the container's state is read every END_POLL s for up to END_WINDOW s
+before the provider is told it still runs; then its own loop goes on as before (same log, same outcome).
 Imported by project_task only: it imports Airflow.
 """
 
@@ -43,11 +51,32 @@ from common.contract import (
 
 COMPLETION_POLL = 0.2
 COMPLETION_WINDOW = 5.0
+END_POLL = 0.1
+END_WINDOW = 1.0
 
 
 class PromptPodManager(PodManager):
-    """The provider's PodManager, reading a finished container's pod phase more often for a few seconds (see the
-    module's docstring)."""
+    """The provider's PodManager, reading a finished container's state and its pod's phase more often for a moment
+    (see the module's docstring)."""
+
+    _following_logs = False
+
+    def fetch_container_logs(self, *args: Any, **kwargs: Any) -> Any:
+        # `follow` is keyword-only in the provider: the stream ends only at the container's exit (or a broken
+        # connection) when it is followed.
+        self._following_logs = bool(kwargs.get("follow"))
+        try:
+            return super().fetch_container_logs(*args, **kwargs)
+        finally:
+            self._following_logs = False
+
+    def container_is_running(self, pod: Any, container_name: str) -> bool:
+        running = super().container_is_running(pod, container_name)
+        deadline = time.monotonic() + (END_WINDOW if self._following_logs else 0)
+        while running and time.monotonic() < deadline:
+            time.sleep(END_POLL)
+            running = super().container_is_running(pod, container_name)
+        return running
 
     def await_pod_completion(self, pod: Any, *args: Any, **kwargs: Any) -> Any:
         # The provider's own parameters, passed on as its operator gave them: (istio_enabled, container_name) up to
@@ -59,10 +88,33 @@ class PromptPodManager(PodManager):
         fast = not (given.arguments.get("istio_enabled") or given.arguments.get("do_xcom_push"))
         deadline = time.monotonic() + (COMPLETION_WINDOW if fast else 0)
         while time.monotonic() < deadline:
-            if self.read_pod(pod).status.phase in PodPhase.terminal_states:
-                break
+            remote = settled(self.read_pod(pod))
+            if remote.status.phase in PodPhase.terminal_states:
+                return remote
             time.sleep(COMPLETION_POLL)
         return super().await_pod_completion(pod, *args, **kwargs)
+
+
+def settled_phase(pod: Any) -> str | None:
+    """The phase the kubelet publishes for a pod with restartPolicy Never once every container has ended: Failed
+    when one exited non-zero, else Succeeded; None while one has not ended (or its state is not known)."""
+    containers = [c.name for c in pod.spec.containers] if pod.spec else []
+    if not containers or (pod.spec.restart_policy or "Always") != "Never":
+        return None
+    states = {c.name: c.state for c in (pod.status.container_statuses or [])}
+    ended = [states[name].terminated for name in containers if states.get(name)]
+    if len(ended) < len(containers) or any(t is None for t in ended):
+        return None
+    return PodPhase.FAILED if any(t.exit_code != 0 for t in ended) else PodPhase.SUCCEEDED
+
+
+def settled(pod: Any) -> Any:
+    """The pod, with the phase it has settled on when the kubelet has not published it yet."""
+    if pod.status is not None and pod.status.phase not in PodPhase.terminal_states:
+        phase = settled_phase(pod)
+        if phase is not None:
+            pod.status.phase = phase
+    return pod
 
 
 _AWAIT_POD_COMPLETION = inspect.signature(PodManager.await_pod_completion)
@@ -110,7 +162,7 @@ class ProjectPodOperator(KubernetesPodOperator):
                 self.log.exception("Could not delete pod %s", current.metadata.name)
                 return False
             return True
-        return bool(super().process_pod_deletion(current or pod, reraise=reraise))
+        return bool(super().process_pod_deletion(settled(current or pod), reraise=reraise))
 
     def cleanup(self, pod: Any, remote_pod: Any, xcom_result: dict[Any, Any] | None = None,
                 context: Any = None) -> None:
@@ -131,7 +183,8 @@ class ProjectPodOperator(KubernetesPodOperator):
         deleted = []
         try:
             listed = self.client.list_namespaced_pod(namespace=namespace, label_selector=selector).items
-            pods = {p.metadata.name: p for p in listed}
+            # This task's own pod may not show its final phase yet: judged as it has settled, like the task.
+            pods = {p.metadata.name: settled(p) for p in listed}
             for found, why in leftovers([as_api_dict(p) for p in pods.values()], self.keep_failed_pods):
                 name = found["metadata"]["name"]
                 self.log.info("Deleting pod %s of project %s: %s", name, project, why)
