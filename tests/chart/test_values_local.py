@@ -100,24 +100,21 @@ def test_worker_pods_get_their_resources_through_the_current_key(
     assert base["resources"] == values["workers"]["kubernetes"]["resources"], target
 
 
+def airflow_cfg_section(docs: list[dict[str, Any]], name: str) -> list[str]:
+    """The lines of one section of the airflow.cfg the chart renders (exactly one config map holds it)."""
+    configs = jmespath.search("[?kind=='ConfigMap' && ends_with(metadata.name, '-config')].data.\"airflow.cfg\"",
+                              docs)
+    assert len(configs) == 1
+    config = str(configs[0])
+    return config.split(f"[{name}]", 1)[1].split("\n[", 1)[0].splitlines() if f"[{name}]" in config else []
+
+
 def test_new_and_edited_dag_files_reach_the_api_in_seconds(rendered: tuple[str, list[dict[str, Any]]]) -> None:
     """helm/values-local.yaml's refresh_interval reaches the airflow.cfg the DAG processor reads (the benchmark
     benchmarks/dag_visibility.py measures what it buys)."""
     _, docs = rendered
-    config = jmespath.search("[?kind=='ConfigMap' && ends_with(metadata.name, '-config')].data.\"airflow.cfg\"",
-                             docs)
-    assert len(config) == 1
-    def section(name: str) -> list[str]:
-        return config[0].split(f"[{name}]", 1)[1].split("\n[", 1)[0].splitlines()
-
-    assert "refresh_interval = 5" in section("dag_processor")
-    assert "min_serialized_dag_update_interval = 2" in section("core")
-
-
-def airflow_cfg_section(docs: list[dict[str, Any]], name: str) -> list[str]:
-    (config,) = jmespath.search("[?kind=='ConfigMap' && ends_with(metadata.name, '-config')].data.\"airflow.cfg\"",
-                                docs)
-    return str(config).split(f"[{name}]", 1)[1].split("\n[", 1)[0].splitlines() if f"[{name}]" in config else []
+    assert "refresh_interval = 5" in airflow_cfg_section(docs, "dag_processor")
+    assert "min_serialized_dag_update_interval = 2" in airflow_cfg_section(docs, "core")
 
 
 def test_the_scheduler_queues_a_downstream_task_within_a_quarter_second(
