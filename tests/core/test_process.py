@@ -32,6 +32,12 @@ def test_lines_stream_as_they_come_and_are_captured() -> None:
                                            "  one", "  two", "  err"]
 
 
+def test_a_command_given_no_stdin_reads_its_end_at_once() -> None:
+    # `cat` ends when its stdin does: without stdin it ends at once instead of waiting for its timeout.
+    result = Process(["cat"], timeout=5).run(io.StringIO(), quiet=True)
+    assert result.ok and result.stdout == ""
+
+
 def test_heartbeat_while_running() -> None:
     out = io.StringIO()
     Process(["sleep", "0.7"], heartbeat=0.25).run(out, quiet=True)
