@@ -24,7 +24,6 @@ from automation.core.runner import Runner
 
 MAX_PARSE_SECONDS = 2.0
 MARKER = "@@dagcheck@@"
-LINT_FLAG = "AUTOMATION_DAGCHECK_COMPOSER_LINT"
 PODS_FLAG = "AUTOMATION_DAGCHECK_PODS"
 # Imported once per DAG processor process and shared by every DAG file: loaded before timing, so a file's
 # parse time is its own work and not whichever file happens to be parsed first.
@@ -46,8 +45,6 @@ class Report:
     warnings: list[str] = field(default_factory=list)
     dags: dict[str, list[str]] = field(default_factory=dict)
     warmup_seconds: float = 0.0
-    # "dag.task" -> Composer 3 findings, when the parse ran with the Composer lint.
-    pod_findings: dict[str, list[str]] = field(default_factory=dict)
     # "dag.task" -> the pod its KubernetesPodOperator builds (camelCase, as the API takes it), when asked for.
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "dag.task" -> how its operator reaches the cluster ({"config_file": ..., "kubernetes_conn_id": ...}), with pods.
@@ -76,12 +73,12 @@ def airflow_env(home: Path, dags_folder: Path) -> dict[str, str]:
 
 
 def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[str, str] | None = None,
-          composer_lint: bool = False, pods: bool = False, python: Path | None = None) -> Report:
+          pods: bool = False, python: Path | None = None) -> Report:
     """Load dags_folder with the real DagBag in a child process; what it found, per file.
 
-    `task_env` is a target's AUTOMATION_* facts (the DAG helpers read them); `composer_lint` also lints every
-    task's pod against Cloud Composer 3's rules. `python` parses with another environment's interpreter (another
-    Airflow: the upgrade check) instead of this one's."""
+    `task_env` is a target's AUTOMATION_* facts (the DAG helpers read them); `pods` also builds every
+    KubernetesPodOperator task's pod (the parity check's input). `python` parses with another environment's
+    interpreter (another Airflow: the upgrade check) instead of this one's."""
     if python is None and importlib.util.find_spec("airflow") is None:
         raise UserError("Airflow is not installed in this Python environment, the DAG check needs it",
                         "run it through nox: `nox -s dags`")
@@ -91,7 +88,7 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
         worker = Process([str(python or sys.executable), "-m", "automation.dags.gate", "--worker", str(dags_folder)],
                          timeout=timeout, cwd=home,
                          env={**airflow_env(Path(home), dags_folder), **(task_env or {}),
-                              **({LINT_FLAG: "1"} if composer_lint else {}), **({PODS_FLAG: "1"} if pods else {})},
+                              **({PODS_FLAG: "1"} if pods else {})},
                          fix="look for top-level code that blocks (network, database) in the DAG files")
         proc = worker.run(sys.stderr, quiet=True, check=False)
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
@@ -103,7 +100,7 @@ def parse(dags_folder: Path = DAGS_FOLDER, timeout: float = 600, task_env: dict[
     data = json.loads(lines[-1][len(MARKER):])
     return Report(files=[FileReport(**f) for f in data["files"]], import_errors=data["import_errors"],
                   warnings=data["warnings"], dags=data["dags"], warmup_seconds=data["warmup_seconds"],
-                  pod_findings=data.get("pod_findings", {}), pods=data.get("pods", {}),
+                  pods=data.get("pods", {}),
                   clients=data.get("clients", {}), pod_errors=data.get("pod_errors", {}),
                   versions=data.get("versions", {}), overrides=data.get("overrides", {}))
 
@@ -187,18 +184,18 @@ def _worker(dags_folder: str) -> None:
                            "cncf_kubernetes": version("apache-airflow-providers-cncf-kubernetes")},
               "overrides": overrides.incompatible(root)}
     pod_errors: dict[str, str] = {}
+    pods: dict[str, Any] = {}
     if os.environ.get(PODS_FLAG) == "1":
-        from automation.providers.composer_pod_rules import build_pod, dry_run_pod
+        from automation.providers.composer_pod_rules import build_pod, render_dry_run
 
         pod_tasks = {f"{dag_id}.{task.task_id}": task for dag_id, dag in sorted(bag.dags.items())
                      for task in dag.tasks if hasattr(task, "build_pod_request_obj")}
-        pods: dict[str, Any] = {}
         for key, task in pod_tasks.items():
             # Both ways the provider builds a pod: the one a run takes, then its own dry_run() (which passes
             # arguments of its own to build_pod_request_obj: an override must accept them).
             try:
                 pod = build_pod(task)
-                dry_run_pod(task)
+                render_dry_run(task)
                 pods[key] = pod
             except Exception as exc:
                 pod_errors[key] = f"{type(exc).__name__}: {exc}"
@@ -206,13 +203,6 @@ def _worker(dags_folder: str) -> None:
         result["clients"] = {key: {"config_file": str(getattr(task, "config_file", None) or ""),
                                    "kubernetes_conn_id": str(getattr(task, "kubernetes_conn_id", None) or "")}
                              for key, task in pod_tasks.items()}
-    if os.environ.get(LINT_FLAG) == "1":
-        from automation.providers.composer_pod_rules import lint_operator
-
-        result["pod_findings"] = {f"{dag_id}.{task.task_id}": lint_operator(task)
-                                  for dag_id, dag in sorted(bag.dags.items()) for task in dag.tasks
-                                  if hasattr(task, "build_pod_request_obj")
-                                  and f"{dag_id}.{task.task_id}" not in pod_errors}
     print(MARKER + json.dumps(result), flush=True)
 
 

@@ -263,7 +263,7 @@ def check(runner: Runner, provider: Provider, deployment: Deployment, dags_folde
     (returned). Reads only: nothing is written."""
     env, source = deployment.component_env()
     report = ParityReport(provider.target.name, source)
-    parsed = parse(dags_folder, task_env=parse_env(env), pods=True, composer_lint=False)
+    parsed = parse(dags_folder, task_env=parse_env(env), pods=True)
     integrity_gate(runner, dags_folder, max_seconds, report=parsed)
     report.problems.extend(environment_problems(provider.task_env(), env, source))
     target = PodTarget.of(provider)
