@@ -349,13 +349,3 @@ def render_dry_run(operator: Any) -> None:
     operator.__dict__.setdefault("hook", _OfflineHook())
     with contextlib.redirect_stdout(io.StringIO()):
         operator.dry_run()
-
-
-def operator_findings(operator: Any) -> list[PodFinding]:
-    """The classified findings for a KubernetesPodOperator task, from the pod it would launch."""
-    return pod_findings(build_pod(operator))
-
-
-def lint_operator(operator: Any) -> list[str]:
-    """The findings for a KubernetesPodOperator task, from the pod it would launch, as `lint_pod` lines."""
-    return lint_pod(build_pod(operator))

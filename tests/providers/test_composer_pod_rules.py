@@ -233,16 +233,16 @@ def test_real_operator_pod() -> None:
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from kubernetes.client import models as k8s
 
-    from automation.providers.composer_pod_rules import lint_operator
+    from automation.providers.composer_pod_rules import build_pod
 
     ok = KubernetesPodOperator(task_id="t", name="t", image="alpine", namespace="composer-user-workloads",
                                do_xcom_push=True,
                                container_resources=k8s.V1ResourceRequirements(requests={"cpu": "1", "memory": "2Gi"}))
-    assert lint_operator(ok) == []
+    assert lint_pod(build_pod(ok)) == []
     bad = KubernetesPodOperator(task_id="b", name="b", image="alpine", namespace="airflow",
                                 affinity=k8s.V1Affinity(node_affinity=k8s.V1NodeAffinity()),
                                 volumes=[k8s.V1Volume(name="h", host_path=k8s.V1HostPathVolumeSource(path="/x"))])
-    text = "\n".join(lint_operator(bad))
+    text = "\n".join(lint_pod(build_pod(bad)))
     assert "namespace 'airflow'" in text and "hostPath" in text
 
 
